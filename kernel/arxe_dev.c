@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * arxe's devices.
+ *
+ * arxe reports RDMA_DRIVER_UNKNOWN as its driver id (an out-of-tree driver
+ * cannot add to enum rdma_driver_id), and the RDMA core treats that id as a
+ * wildcard: ib_device_get_by_netdev() would return any driver's device on a
+ * netdev and ib_unregister_driver() would remove every driver's device with
+ * that id. So arxe keeps its own table of its devices and asks only it.
+ */
+
+#include <linux/build_bug.h>
+#include <linux/mutex.h>
+#include <linux/rculist.h>
+#include <linux/string.h>
+#include <rdma/ib_verbs.h>
+#include <rdma/rdma_user_rxe.h>
+#include <rdma/arxe-abi.h>
+
+#include "rxe.h"
+#include "arxe.h"
+
+/* Writers hold arxe_devs_lock; the receive path reads under RCU. */
+static HLIST_HEAD(arxe_devs);
+static DEFINE_MUTEX(arxe_devs_lock);
+
+/*
+ * arxe_dev_name_valid - may an arxe device carry this name?
+ * libarxe recognises arxe devices by the "arxe" prefix of their name (and
+ * Debian's librxe claims every name starting with "rxe"), so a device named
+ * otherwise could not be used from user space.
+ */
+bool arxe_dev_name_valid(const char *name)
+{
+	return strncmp(name, ARXE_NAME_PREFIX, strlen(ARXE_NAME_PREFIX)) == 0;
+}
+
+/*
+ * arxe_dev_add - enter a device into the table. Process context; called
+ * once, before ib_register_device(). Lookups cannot take a reference on
+ * the device before its registration completes.
+ */
+void arxe_dev_add(struct rxe_dev *rxe, struct net_device *ndev)
+{
+	rxe->arxe.ndev = ndev;
+	mutex_lock(&arxe_devs_lock);
+	hlist_add_head_rcu(&rxe->arxe.node, &arxe_devs);
+	mutex_unlock(&arxe_devs_lock);
+}
+
+/*
+ * arxe_dev_remove - take a device out of the table. Process context, from
+ * the device's dealloc_driver callback; a no-op for a device that never
+ * entered it. Waits for the readers that may still see the device.
+ */
+void arxe_dev_remove(struct rxe_dev *rxe)
+{
+	mutex_lock(&arxe_devs_lock);
+	if (hlist_unhashed(&rxe->arxe.node)) {
+		mutex_unlock(&arxe_devs_lock);
+		return;
+	}
+	hlist_del_init_rcu(&rxe->arxe.node);
+	mutex_unlock(&arxe_devs_lock);
+	synchronize_rcu();
+}
+
+/*
+ * arxe_dev_get_by_netdev - the registered arxe device on @ndev, or NULL.
+ * Any context (the UDP receive path calls it in softirq). The caller must
+ * drop the reference with ib_device_put().
+ */
+struct rxe_dev *arxe_dev_get_by_netdev(struct net_device *ndev)
+{
+	struct rxe_dev *rxe, *found = NULL;
+
+	rcu_read_lock();
+	hlist_for_each_entry_rcu(rxe, &arxe_devs, arxe.node) {
+		if (rxe->arxe.ndev == ndev && ib_device_try_get(&rxe->ib_dev)) {
+			found = rxe;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return found;
+}
+
+/*
+ * arxe_dev_unregister_all - unregister every arxe device, and no other.
+ * Called at module exit, after the link ops are unregistered so that no
+ * new device can appear. An unregistration that is already under way (a
+ * queued one from the netdev notifier) is waited for: ib_unregister_device()
+ * returns only when the device is gone and deallocated, which removes it
+ * from the table.
+ */
+void arxe_dev_unregister_all(void)
+{
+	struct rxe_dev *rxe;
+
+	mutex_lock(&arxe_devs_lock);
+	while (!hlist_empty(&arxe_devs)) {
+		rxe = hlist_entry(arxe_devs.first, struct rxe_dev, arxe.node);
+		get_device(&rxe->ib_dev.dev);
+		mutex_unlock(&arxe_devs_lock);
+		ib_unregister_device(&rxe->ib_dev);
+		put_device(&rxe->ib_dev.dev);
+		mutex_lock(&arxe_devs_lock);
+	}
+	mutex_unlock(&arxe_devs_lock);
+}
+
+/*
+ * The rxe code arxe is built from uses rxe's names for the user ABI; the
+ * published ABI is include/rdma/arxe-abi.h. They must not drift apart.
+ */
+#define ARXE_ABI_SAME(name)						\
+	static_assert(sizeof(struct arxe_##name) == sizeof(struct rxe_##name))
+#define ARXE_ABI_AT(name, field)					\
+	static_assert(offsetof(struct arxe_##name, field) ==		\
+		      offsetof(struct rxe_##name, field))
+
+ARXE_ABI_SAME(global_route);
+ARXE_ABI_SAME(av);
+ARXE_ABI_SAME(send_wr);
+ARXE_ABI_SAME(sge);
+ARXE_ABI_SAME(dma_info);
+ARXE_ABI_SAME(send_wqe);
+ARXE_ABI_SAME(recv_wqe);
+ARXE_ABI_SAME(create_ah_resp);
+ARXE_ABI_SAME(create_cq_resp);
+ARXE_ABI_SAME(resize_cq_resp);
+ARXE_ABI_SAME(create_qp_resp);
+ARXE_ABI_SAME(create_srq_resp);
+ARXE_ABI_SAME(modify_srq_cmd);
+ARXE_ABI_SAME(queue_buf);
+ARXE_ABI_AT(av, grh);
+ARXE_ABI_AT(av, dgid_addr);
+ARXE_ABI_AT(send_wr, ex);
+ARXE_ABI_AT(send_wr, wr.ud.av);
+ARXE_ABI_AT(send_wr, wr.atomic.rkey);
+ARXE_ABI_AT(dma_info, sge);
+ARXE_ABI_AT(send_wqe, iova);
+ARXE_ABI_AT(send_wqe, dma);
+ARXE_ABI_AT(recv_wqe, dma);
+ARXE_ABI_AT(create_qp_resp, sq_mi);
+ARXE_ABI_AT(create_srq_resp, srq_num);
+ARXE_ABI_AT(queue_buf, producer_index);
+ARXE_ABI_AT(queue_buf, consumer_index);
+ARXE_ABI_AT(queue_buf, data);
+static_assert(sizeof(struct arxe_mminfo) == sizeof(struct mminfo));
+static_assert(ARXE_UVERBS_ABI_VERSION == RXE_UVERBS_ABI_VERSION);

@@ -1,0 +1,212 @@
+# shellcheck shell=bash
+# Helpers of arxe's guest tests: TAP output, kernel log checks and
+# client/server runs of the verbs tools. Sourced by the guest scripts, and by
+# the host unit tests for the pure parts (dmesg_problems, taint_problems).
+
+TAP_N=0
+TAP_FAILED=0
+TAP_FILE=${TAP_FILE:-/arxe/out/results.tap}
+
+tap_begin() {
+	: >"$TAP_FILE"
+}
+
+tap_line() {
+	echo "$*"
+	echo "$*" >>"$TAP_FILE"
+}
+
+# t NAME COMMAND...: run one test; print "ok N - NAME" or "not ok N - NAME"
+# followed by the tail of its output as TAP comments.
+t() {
+	local name=$1 log
+
+	shift
+	TAP_N=$((TAP_N + 1))
+	log=/tmp/tap-$TAP_N.log
+	if "$@" >"$log" 2>&1; then
+		tap_line "ok $TAP_N - $name"
+	else
+		tap_line "not ok $TAP_N - $name"
+		tail -n 40 "$log" | sed 's/^/# /' | tee -a "$TAP_FILE"
+		TAP_FAILED=$((TAP_FAILED + 1))
+	fi
+}
+
+tap_end() {
+	tap_line "1..$TAP_N"
+	[ "$TAP_FAILED" -eq 0 ]
+}
+
+fail() {
+	echo "FAIL: $*"
+	return 1
+}
+
+# dmesg_problems: print the kernel log lines (stdin) that report a kernel
+# problem: a WARN splat, a BUG, an oops, a UBSAN or KFENCE report, a panic.
+dmesg_problems() {
+	grep -E 'WARNING:|BUG:|BUG at|Oops|UBSAN:|KFENCE:|general protection fault|Kernel panic|------------\[ cut here \]' || true
+}
+
+# taint_problems TAINT: print the taint flags that mean the kernel warned
+# or died (W: a WARN fired, D: an oops, L: a soft lockup), given the value
+# of /proc/sys/kernel/tainted. Out-of-tree and unsigned module taints (O, E)
+# are expected for arxe.ko and not reported.
+taint_problems() {
+	local taint=$1 out=""
+
+	(((taint >> 9) & 1)) && out+="W"
+	(((taint >> 7) & 1)) && out+="D"
+	(((taint >> 14) & 1)) && out+="L"
+	echo "$out"
+}
+
+# kernel_clean: fail when the kernel log or the taint flags show a problem.
+kernel_clean() {
+	local bad taint
+
+	bad=$(dmesg | dmesg_problems)
+	taint=$(taint_problems "$(cat /proc/sys/kernel/tainted)")
+	if [ -n "$bad" ] || [ -n "$taint" ]; then
+		echo "kernel taint flags: ${taint:-none}"
+		echo "$bad"
+		dmesg | tail -n 60
+		return 1
+	fi
+}
+
+# in_ns NS COMMAND...: run COMMAND in network namespace NS ("" = this one).
+in_ns() {
+	local ns=$1
+
+	shift
+	if [ -n "$ns" ]; then
+		ip netns exec "$ns" "$@"
+	else
+		"$@"
+	fi
+}
+
+# wait_listen NS PORT: wait (at most 30 s) until a TCP listener is on PORT.
+wait_listen() {
+	local ns=$1 port=$2 i
+
+	for ((i = 0; i < 60; i++)); do
+		if in_ns "$ns" ss -Hltn "sport = :$port" | grep -q .; then
+			return 0
+		fi
+		sleep 0.5
+	done
+	echo "nothing listens on TCP port $port in namespace '${ns:-init}' after 30 s"
+	return 1
+}
+
+# pair SERVER_NS CLIENT_NS PORT SECONDS SERVER_CMD CLIENT_CMD
+# Start SERVER_CMD, wait for its TCP port, run CLIENT_CMD; both are killed
+# after SECONDS. Output lands in /tmp/server.log and /tmp/client.log (and
+# on stdout); fails unless both exit 0.
+pair() {
+	local sns=$1 cns=$2 port=$3 secs=$4 scmd=$5 ccmd=$6 spid src=0 crc=0
+
+	in_ns "$sns" timeout "$secs" bash -c "$scmd" >/tmp/server.log 2>&1 &
+	spid=$!
+	if ! wait_listen "$sns" "$port"; then
+		kill "$spid" 2>/dev/null
+		wait "$spid"
+		cat /tmp/server.log
+		return 1
+	fi
+	in_ns "$cns" timeout "$secs" bash -c "$ccmd" >/tmp/client.log 2>&1 || crc=$?
+	wait "$spid" || src=$?
+	echo "--- server ($scmd): exit $src"
+	cat /tmp/server.log
+	echo "--- client ($ccmd): exit $crc"
+	cat /tmp/client.log
+	[ "$src" -eq 0 ] && [ "$crc" -eq 0 ]
+}
+
+# perftest_bw_avg FILE BYTES: the average bandwidth a perftest bandwidth
+# run (ib_*_bw) reported for message size BYTES, as printed; empty if none.
+perftest_bw_avg() {
+	awk -v size="$2" '
+		/#bytes/ && /BW average/ { table = 1; next }
+		table && $1 == size && NF >= 5 { print $4; exit }
+	' "$1"
+}
+
+# The two nodes of a guest with two NICs (tools/guest --nics 2).
+# shellcheck disable=SC2034 # used by the scripts that source this file
+A_IP=10.0.0.1
+P_IP=10.0.0.2
+# shellcheck disable=SC2034
+HELPERS=/usr/local/lib/arxe
+# shellcheck disable=SC2034
+PORT=18515
+
+# setup_two_nodes: eth0 (here, A_IP) and eth1 (namespace peer, P_IP), on
+# one QEMU hub: two nodes and a real wire between them.
+setup_two_nodes() {
+	ip netns add peer &&
+		ip link set eth1 netns peer &&
+		ip addr add "$A_IP/24" dev eth0 &&
+		ip link set eth0 up &&
+		ip netns exec peer ip link set lo up &&
+		ip netns exec peer ip addr add "$P_IP/24" dev eth1 &&
+		ip netns exec peer ip link set eth1 up &&
+		ping -c 1 -W 10 "$P_IP"
+}
+
+# port_active NS DEV: wait (at most 20 s) until DEV's port 1 is ACTIVE.
+port_active() {
+	local ns=$1 dev=$2 i
+
+	for ((i = 0; i < 40; i++)); do
+		if in_ns "$ns" rdma link show "$dev/1" | grep -q 'state ACTIVE'; then
+			in_ns "$ns" rdma link show "$dev/1"
+			return 0
+		fi
+		sleep 0.5
+	done
+	in_ns "$ns" rdma link show
+	fail "$dev/1 not ACTIVE after 20 s"
+}
+
+# gid_index NS DEV IP: the RoCE v2 GID index of DEV for IPv4 address IP.
+gid_index() {
+	local ns=$1 dev=$2 ip=$3 want f i octets
+
+	IFS=. read -r -a octets <<<"$ip"
+	want=$(printf '0000:0000:0000:0000:0000:ffff:%02x%02x:%02x%02x' "${octets[@]}")
+	for f in /sys/class/infiniband/"$dev"/ports/1/gids/*; do
+		i=${f##*/}
+		if [ "$(in_ns "$ns" cat "$f")" = "$want" ] &&
+			[ "$(in_ns "$ns" cat "/sys/class/infiniband/$dev/ports/1/gid_attrs/types/$i" 2>/dev/null)" = "RoCE v2" ]; then
+			echo "$i"
+			return 0
+		fi
+	done
+	echo "no RoCE v2 GID for $ip on $dev" >&2
+	return 1
+}
+
+# perftest_pair TOOL SNS SDEV SIP CNS CDEV: one perftest bandwidth run
+# (TOOL is ib_write_bw, ib_read_bw, ...) of 64 KiB messages, server SDEV at
+# SIP in namespace SNS, client CDEV in CNS. Passes when the run completes
+# and reports a positive average; prints "RESULT TOOL SDEV<-CDEV ...".
+perftest_pair() {
+	local tool=$1 sns=$2 sdev=$3 sip=$4 cns=$5 cdev=$6 sg cg cip bw
+	local args="-F --report_gbits -s 65536 -n 300"
+
+	cip=$A_IP
+	[ "$cns" = peer ] && cip=$P_IP
+	sg=$(gid_index "$sns" "$sdev" "$sip") || return 1
+	cg=$(gid_index "$cns" "$cdev" "$cip") || return 1
+	pair "$sns" "$cns" "$PORT" 180 \
+		"$tool -d $sdev -x $sg $args" \
+		"$tool -d $cdev -x $cg $args $sip" || return 1
+	bw=$(perftest_bw_avg /tmp/client.log 65536)
+	[ -n "$bw" ] || fail "no result line for 65536 bytes in the client output"
+	awk -v b="$bw" 'BEGIN { exit !(b > 0) }' || fail "average bandwidth $bw is not positive"
+	echo "RESULT $tool $sdev<-$cdev 65536 B: $bw Gb/s"
+}

@@ -1,0 +1,149 @@
+#!/bin/bash
+# Host unit tests of the pure logic in tools/lib.sh (mirror derivation,
+# cache keys, TAP results, boot failure diagnosis) and tests/guest/lib.sh
+# (kernel log and taint checks, perftest output parsing). Prints TAP.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+data=$top/tests/unit/data
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=tools/lib.sh
+. "$top/tools/lib.sh"
+export TAP_FILE=$tmp/results.tap
+# shellcheck source=tests/guest/lib.sh
+. "$top/tests/guest/lib.sh"
+unset ARXE_MIRROR
+
+# expect WHAT GOT WANT
+expect() {
+	if [ "$2" != "$3" ]; then
+		echo "$1: got '$2', want '$3'"
+		return 1
+	fi
+}
+
+# apt_dir NAME: an apt configuration directory with the given files from
+# data/apt-NAME.
+apt_dir() {
+	local d=$tmp/apt-$1
+
+	rm -rf "$d"
+	mkdir -p "$d/sources.list.d"
+	cp -r "$data/apt-$1/." "$d/"
+	echo "$d"
+}
+
+mirror_deb822_skips_security() {
+	expect mirror "$(apt_mirror "$(apt_dir deb822)")" "http://mirror.example/debian"
+}
+
+mirror_deb822_skips_deb_src() {
+	expect mirror "$(apt_mirror "$(apt_dir deb822-src)")" "http://binary.example/debian"
+}
+
+mirror_oneline_with_options() {
+	expect mirror "$(apt_mirror "$(apt_dir oneline)")" "https://one.example/debian"
+}
+
+mirror_from_environment() {
+	expect mirror "$(ARXE_MIRROR=http://env.example/debian/ apt_mirror "$(apt_dir oneline)")" \
+		"http://env.example/debian"
+}
+
+mirror_none_fails() {
+	if apt_mirror "$(apt_dir empty)"; then
+		echo "a mirror was found in an empty configuration"
+		return 1
+	fi
+}
+
+cache_key_is_stable() {
+	local a b c
+
+	a=$(cache_key linux-image-amd64=7.2.13-1 rdma-core=65.0-1.1)
+	b=$(cache_key linux-image-amd64=7.2.13-1 rdma-core=65.0-1.1)
+	c=$(cache_key linux-image-amd64=7.2.13-2 rdma-core=65.0-1.1)
+	expect "same inputs" "$a" "$b" || return 1
+	expect "key length" "${#a}" 16 || return 1
+	if [ "$a" = "$c" ]; then
+		echo "a new version gives the same key"
+		return 1
+	fi
+}
+
+tap_result_reports() {
+	local f=$data/results.tap
+
+	tap_result "$f" arxe0-link-active >/dev/null || return 1
+	if tap_result "$f" arxe0-rc-pingpong; then
+		echo "a failed test passed"
+		return 1
+	fi
+	if tap_result "$f" arxe0; then
+		echo "a prefix of a test name matched"
+		return 1
+	fi
+	if tap_result "$f" never-ran; then
+		echo "a missing test passed"
+		return 1
+	fi
+	if tap_result "$tmp/none.tap" arxe0-link-active; then
+		echo "a missing results file passed"
+		return 1
+	fi
+}
+
+boot_reasons() {
+	guest_started "$data/console-ok.log" || return 1
+	if guest_started "$data/console-panic.log"; then
+		echo "a panicked boot counted as started"
+		return 1
+	fi
+	case "$(boot_failure_reason "$data/console-panic.log" 0 600)" in
+	"the kernel died while booting: Oops: int3"*) ;;
+	*) boot_failure_reason "$data/console-panic.log" 0 600; return 1 ;;
+	esac
+	: >"$tmp/empty.log"
+	expect timeout "$(boot_failure_reason "$tmp/empty.log" 124 30)" \
+		"no sign of the guest command within 30s" &&
+		expect "qemu error" "$(boot_failure_reason "$tmp/empty.log" 1 30)" \
+			"QEMU exited with status 1 before the guest printed anything"
+}
+
+dmesg_problems_found() {
+	local n
+
+	n=$(dmesg_problems <"$data/dmesg-warn.txt" | wc -l)
+	[ "$n" -ge 2 ] || {
+		echo "found $n problem lines in a log with a WARNING splat and a UBSAN report"
+		return 1
+	}
+	expect "clean log" "$(dmesg_problems <"$data/dmesg-clean.txt")" ""
+}
+
+taint_flags() {
+	expect "untainted" "$(taint_problems 0)" "" &&
+		expect "out-of-tree unsigned module" "$(taint_problems $((4096 + 8192)))" "" &&
+		expect "warning" "$(taint_problems 512)" "W" &&
+		expect "oops and warning" "$(taint_problems $((128 + 512 + 4096)))" "WD"
+}
+
+perftest_parse() {
+	expect "write_bw" "$(perftest_bw_avg "$data/ib_write_bw.txt" 65536)" "0.40" &&
+		expect "read_bw" "$(perftest_bw_avg "$data/ib_read_bw.txt" 65536)" "0.31" &&
+		expect "absent size" "$(perftest_bw_avg "$data/ib_write_bw.txt" 2)" ""
+}
+
+tap_begin
+t mirror-deb822-skips-security mirror_deb822_skips_security
+t mirror-deb822-skips-deb-src mirror_deb822_skips_deb_src
+t mirror-oneline-with-options mirror_oneline_with_options
+t mirror-from-environment mirror_from_environment
+t mirror-none-fails mirror_none_fails
+t cache-key-is-stable cache_key_is_stable
+t tap-result-reports tap_result_reports
+t boot-failure-reasons boot_reasons
+t dmesg-problems-found dmesg_problems_found
+t taint-flags taint_flags
+t perftest-output-parsed perftest_parse
+tap_end
