@@ -115,9 +115,6 @@ void arxe_dev_unregister_all(void)
  */
 #define ARXE_ABI_SAME(name)						\
 	static_assert(sizeof(struct arxe_##name) == sizeof(struct rxe_##name))
-#define ARXE_ABI_AT(name, field)					\
-	static_assert(offsetof(struct arxe_##name, field) ==		\
-		      offsetof(struct rxe_##name, field))
 
 ARXE_ABI_SAME(global_route);
 ARXE_ABI_SAME(av);
@@ -133,19 +130,33 @@ ARXE_ABI_SAME(create_qp_resp);
 ARXE_ABI_SAME(create_srq_resp);
 ARXE_ABI_SAME(modify_srq_cmd);
 ARXE_ABI_SAME(queue_buf);
-ARXE_ABI_AT(av, grh);
-ARXE_ABI_AT(av, dgid_addr);
-ARXE_ABI_AT(send_wr, ex);
-ARXE_ABI_AT(send_wr, wr.ud.av);
-ARXE_ABI_AT(send_wr, wr.atomic.rkey);
-ARXE_ABI_AT(dma_info, sge);
-ARXE_ABI_AT(send_wqe, iova);
-ARXE_ABI_AT(send_wqe, dma);
-ARXE_ABI_AT(recv_wqe, dma);
-ARXE_ABI_AT(create_qp_resp, sq_mi);
-ARXE_ABI_AT(create_srq_resp, srq_num);
-ARXE_ABI_AT(queue_buf, producer_index);
-ARXE_ABI_AT(queue_buf, consumer_index);
-ARXE_ABI_AT(queue_buf, data);
 static_assert(sizeof(struct arxe_mminfo) == sizeof(struct mminfo));
+static_assert(offsetof(struct arxe_av, grh) ==
+	      offsetof(struct rxe_av, grh));
+static_assert(offsetof(struct arxe_av, dgid_addr) ==
+	      offsetof(struct rxe_av, dgid_addr));
+static_assert(offsetof(struct arxe_send_wr, ex) ==
+	      offsetof(struct rxe_send_wr, ex));
+static_assert(offsetof(struct arxe_send_wr, wr.ud.av) ==
+	      offsetof(struct rxe_send_wr, wr.ud.av));
+static_assert(offsetof(struct arxe_send_wr, wr.atomic.rkey) ==
+	      offsetof(struct rxe_send_wr, wr.atomic.rkey));
+static_assert(offsetof(struct arxe_dma_info, sge) ==
+	      offsetof(struct rxe_dma_info, sge));
+static_assert(offsetof(struct arxe_send_wqe, iova) ==
+	      offsetof(struct rxe_send_wqe, iova));
+static_assert(offsetof(struct arxe_send_wqe, dma) ==
+	      offsetof(struct rxe_send_wqe, dma));
+static_assert(offsetof(struct arxe_recv_wqe, dma) ==
+	      offsetof(struct rxe_recv_wqe, dma));
+static_assert(offsetof(struct arxe_create_qp_resp, sq_mi) ==
+	      offsetof(struct rxe_create_qp_resp, sq_mi));
+static_assert(offsetof(struct arxe_create_srq_resp, srq_num) ==
+	      offsetof(struct rxe_create_srq_resp, srq_num));
+static_assert(offsetof(struct arxe_queue_buf, producer_index) ==
+	      offsetof(struct rxe_queue_buf, producer_index));
+static_assert(offsetof(struct arxe_queue_buf, consumer_index) ==
+	      offsetof(struct rxe_queue_buf, consumer_index));
+static_assert(offsetof(struct arxe_queue_buf, data) ==
+	      offsetof(struct rxe_queue_buf, data));
 static_assert(ARXE_UVERBS_ABI_VERSION == RXE_UVERBS_ABI_VERSION);

@@ -17,13 +17,15 @@ tap_line() {
 }
 
 # t NAME COMMAND...: run one test; print "ok N - NAME" or "not ok N - NAME"
-# followed by the tail of its output as TAP comments.
+# followed by the tail of its output as TAP comments. The whole output is
+# kept in logs/NAME.log beside the TAP file.
 t() {
 	local name=$1 log
 
 	shift
 	TAP_N=$((TAP_N + 1))
-	log=/tmp/tap-$TAP_N.log
+	log=$(dirname "$TAP_FILE")/logs/$name.log
+	mkdir -p "${log%/*}"
 	if "$@" >"$log" 2>&1; then
 		tap_line "ok $TAP_N - $name"
 	else
@@ -147,14 +149,22 @@ PORT=18515
 # setup_two_nodes: eth0 (here, A_IP) and eth1 (namespace peer, P_IP), on
 # one QEMU hub: two nodes and a real wire between them.
 setup_two_nodes() {
+	local i
+
 	ip netns add peer &&
 		ip link set eth1 netns peer &&
 		ip addr add "$A_IP/24" dev eth0 &&
 		ip link set eth0 up &&
 		ip netns exec peer ip link set lo up &&
 		ip netns exec peer ip addr add "$P_IP/24" dev eth1 &&
-		ip netns exec peer ip link set eth1 up &&
-		ping -c 1 -W 10 "$P_IP"
+		ip netns exec peer ip link set eth1 up || return 1
+	# The links need a moment to come up (e1000e negotiates); allow 30 s.
+	for ((i = 0; i < 15; i++)); do
+		if ping -c 1 -W 2 "$P_IP"; then
+			return 0
+		fi
+	done
+	fail "$P_IP does not answer across the hub"
 }
 
 # port_active NS DEV: wait (at most 20 s) until DEV's port 1 is ACTIVE.

@@ -129,8 +129,8 @@ taint_flags() {
 }
 
 perftest_parse() {
-	expect "write_bw" "$(perftest_bw_avg "$data/ib_write_bw.txt" 65536)" "0.40" &&
-		expect "read_bw" "$(perftest_bw_avg "$data/ib_read_bw.txt" 65536)" "0.31" &&
+	expect "write_bw" "$(perftest_bw_avg "$data/ib_write_bw.txt" 65536)" "0.38" &&
+		expect "read_bw" "$(perftest_bw_avg "$data/ib_read_bw.txt" 65536)" "0.20" &&
 		expect "absent size" "$(perftest_bw_avg "$data/ib_write_bw.txt" 2)" ""
 }
 
