@@ -90,6 +90,9 @@ pingpong() {
 		"ibv_rc_pingpong -d $cdev -g $cg -c -n $n $sip" || return 1
 	grep -q "$n iters" /tmp/client.log || fail "client did not finish $n iterations"
 	grep -q "$n iters" /tmp/server.log || fail "server did not finish $n iterations"
+	if grep -q 'invalid data' /tmp/server.log /tmp/client.log; then
+		fail "ibv_rc_pingpong found invalid data"
+	fi
 }
 
 rxe_link_active() {
@@ -98,20 +101,34 @@ rxe_link_active() {
 	provider_is peer rxe0 librxe-rdmav65.so
 }
 
-# wire_bytes: bytes received on eth0 so far.
+# wire_bytes: bytes received and sent on eth0 so far.
 wire_bytes() {
-	cat /sys/class/net/eth0/statistics/rx_bytes
+	echo $(($(cat /sys/class/net/eth0/statistics/rx_bytes) +
+		$(cat /sys/class/net/eth0/statistics/tx_bytes)))
 }
 
+# cross_wire BYTES COMMAND...: COMMAND passes and eth0 carries at least
+# BYTES (its payload) in the two directions together.
 cross_wire() {
-	local before after
+	local min=$1 before after
 
+	shift
 	before=$(wire_bytes)
 	"$@" || return 1
 	after=$(wire_bytes)
-	echo "eth0 received $((after - before)) bytes"
-	# Both directions carry at least the acknowledged payload of the run.
-	[ $((after - before)) -gt 4096 ] || fail "the traffic did not cross eth0 <-> eth1"
+	echo "eth0 carried $((after - before)) bytes"
+	[ $((after - before)) -ge "$min" ] ||
+		fail "eth0 carried $((after - before)) bytes, less than the $min of payload"
+}
+
+# xfer DEV_A IP_A DEV_B IP_B: arxe-xfer's byte-exact send/write/read
+# between DEV_A and DEV_B.
+xfer() {
+	local ga gb
+
+	ga=$(gid_index "" "$1" "$2") || return 1
+	gb=$(gid_index "" "$3" "$4") || return 1
+	timeout 300 "$HELPERS/arxe-xfer" "$1" "$ga" "$3" "$gb"
 }
 
 arxe_link_delete() {
@@ -141,22 +158,26 @@ t arxe0-link-active arxe_link_active
 t arxe-link-refuses-bad-input arxe_link_refuses_bad_input
 t ibv-devinfo-through-libarxe devinfo_through_libarxe
 t arxe0-rc-pingpong pingpong "" arxe0 "$A_IP" "" arxe0
+t arxe0-xfer-byte-exact xfer arxe0 "$A_IP" arxe0 "$A_IP"
 t arxe0-ib-write-bw perftest_pair ib_write_bw "" arxe0 "$A_IP" "" arxe0
 t arxe0-ib-read-bw perftest_pair ib_read_bw "" arxe0 "$A_IP" "" arxe0
 t arxe0-ib-send-bw perftest_pair ib_send_bw "" arxe0 "$A_IP" "" arxe0
 t rxe0-link-active-beside-arxe0 rxe_link_active
 t rxe0-rc-pingpong pingpong peer rxe0 "$P_IP" peer rxe0
+t rxe0-xfer-byte-exact xfer rxe0 "$P_IP" rxe0 "$P_IP"
 t rxe0-ib-write-bw perftest_pair ib_write_bw peer rxe0 "$P_IP" peer rxe0
 t rxe0-ib-read-bw perftest_pair ib_read_bw peer rxe0 "$P_IP" peer rxe0
 t rxe0-ib-send-bw perftest_pair ib_send_bw peer rxe0 "$P_IP" peer rxe0
-t wire-rc-pingpong-arxe0-to-rxe0 cross_wire pingpong peer rxe0 "$P_IP" "" arxe0
-t wire-rc-pingpong-rxe0-to-arxe0 cross_wire pingpong "" arxe0 "$A_IP" peer rxe0
-t wire-ib-write-bw-arxe0-to-rxe0 cross_wire perftest_pair ib_write_bw peer rxe0 "$P_IP" "" arxe0
-t wire-ib-write-bw-rxe0-to-arxe0 cross_wire perftest_pair ib_write_bw "" arxe0 "$A_IP" peer rxe0
-t wire-ib-read-bw-arxe0-to-rxe0 cross_wire perftest_pair ib_read_bw peer rxe0 "$P_IP" "" arxe0
-t wire-ib-read-bw-rxe0-to-arxe0 cross_wire perftest_pair ib_read_bw "" arxe0 "$A_IP" peer rxe0
-t wire-ib-send-bw-arxe0-to-rxe0 cross_wire perftest_pair ib_send_bw peer rxe0 "$P_IP" "" arxe0
-t wire-ib-send-bw-rxe0-to-arxe0 cross_wire perftest_pair ib_send_bw "" arxe0 "$A_IP" peer rxe0
+t wire-rc-pingpong-arxe0-to-rxe0 cross_wire 1638400 pingpong peer rxe0 "$P_IP" "" arxe0
+t wire-rc-pingpong-rxe0-to-arxe0 cross_wire 1638400 pingpong "" arxe0 "$A_IP" peer rxe0
+t wire-xfer-arxe0-to-rxe0 cross_wire 15000000 xfer arxe0 "$A_IP" rxe0 "$P_IP"
+t wire-xfer-rxe0-to-arxe0 cross_wire 15000000 xfer rxe0 "$P_IP" arxe0 "$A_IP"
+t wire-ib-write-bw-arxe0-to-rxe0 cross_wire 19660800 perftest_pair ib_write_bw peer rxe0 "$P_IP" "" arxe0
+t wire-ib-write-bw-rxe0-to-arxe0 cross_wire 19660800 perftest_pair ib_write_bw "" arxe0 "$A_IP" peer rxe0
+t wire-ib-read-bw-arxe0-to-rxe0 cross_wire 19660800 perftest_pair ib_read_bw peer rxe0 "$P_IP" "" arxe0
+t wire-ib-read-bw-rxe0-to-arxe0 cross_wire 19660800 perftest_pair ib_read_bw "" arxe0 "$A_IP" peer rxe0
+t wire-ib-send-bw-arxe0-to-rxe0 cross_wire 19660800 perftest_pair ib_send_bw peer rxe0 "$P_IP" "" arxe0
+t wire-ib-send-bw-rxe0-to-arxe0 cross_wire 19660800 perftest_pair ib_send_bw "" arxe0 "$A_IP" peer rxe0
 t arxe0-link-delete-clean arxe_link_delete
 t rmmod-arxe-keeps-stock-rxe0 rmmod_keeps_rxe
 t kernel-log-clean kernel_clean

@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * arxe-xfer - RC transfers between two devices, checked byte for byte.
+ *
+ *   arxe-xfer [-n ITERS] DEV_A GID_INDEX_A DEV_B GID_INDEX_B
+ *
+ * Opens both devices in one process (they may be the same device, or two
+ * devices whose traffic crosses a wire), connects one RC QP on each to the
+ * other and, for each message size, fills the source with a fresh
+ * pseudo-random pattern, clears the destination and runs:
+ *   send   A SEND -> B RECV
+ *   write  A RDMA WRITE into B's MR
+ *   read   A RDMA READ from B's MR
+ * then compares the destination with the source byte for byte. Prints one
+ * line per operation and size; exits 1 on the first error or mismatch.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <infiniband/verbs.h>
+
+#define MAX_MSG (4u << 20)
+#define POLL_SECONDS 30
+
+static const size_t sizes[] = { 1, 63, 4096, 65536 + 7, 1u << 20, MAX_MSG };
+
+struct side {
+	const char *name;
+	int gid_index;
+	struct ibv_context *ctx;
+	struct ibv_pd *pd;
+	struct ibv_cq *cq;
+	struct ibv_qp *qp;
+	struct ibv_mr *mr;
+	unsigned char *buf;
+	union ibv_gid gid;
+	enum ibv_mtu mtu;
+};
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static void fill_random(unsigned char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		rng_state ^= rng_state << 13;
+		rng_state ^= rng_state >> 7;
+		rng_state ^= rng_state << 17;
+		p[i] = rng_state >> 24;
+	}
+}
+
+static struct ibv_device *find_device(struct ibv_device **list, const char *name)
+{
+	for (; *list; list++)
+		if (!strcmp(ibv_get_device_name(*list), name))
+			return *list;
+	return NULL;
+}
+
+static int open_side(struct ibv_device **list, struct side *s)
+{
+	struct ibv_qp_init_attr init = {
+		.qp_type = IBV_QPT_RC,
+		.cap = { .max_send_wr = 4, .max_recv_wr = 4,
+			 .max_send_sge = 1, .max_recv_sge = 1 },
+	};
+	struct ibv_port_attr port;
+	struct ibv_device *dev;
+
+	dev = find_device(list, s->name);
+	if (!dev) {
+		fprintf(stderr, "%s: no such device\n", s->name);
+		return -1;
+	}
+	s->ctx = ibv_open_device(dev);
+	if (!s->ctx) {
+		perror("ibv_open_device");
+		return -1;
+	}
+	if (ibv_query_port(s->ctx, 1, &port) ||
+	    ibv_query_gid(s->ctx, 1, s->gid_index, &s->gid)) {
+		fprintf(stderr, "%s: cannot query port 1 / GID %d\n", s->name,
+			s->gid_index);
+		return -1;
+	}
+	s->mtu = port.active_mtu;
+	s->pd = ibv_alloc_pd(s->ctx);
+	s->cq = ibv_create_cq(s->ctx, 8, NULL, NULL, 0);
+	s->buf = aligned_alloc(4096, MAX_MSG);
+	if (!s->pd || !s->cq || !s->buf) {
+		fprintf(stderr, "%s: cannot allocate PD, CQ or buffer\n", s->name);
+		return -1;
+	}
+	s->mr = ibv_reg_mr(s->pd, s->buf, MAX_MSG,
+			   IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
+			   IBV_ACCESS_REMOTE_READ);
+	if (!s->mr) {
+		fprintf(stderr, "%s: ibv_reg_mr: %s\n", s->name, strerror(errno));
+		return -1;
+	}
+	init.send_cq = s->cq;
+	init.recv_cq = s->cq;
+	s->qp = ibv_create_qp(s->pd, &init);
+	if (!s->qp) {
+		fprintf(stderr, "%s: ibv_create_qp: %s\n", s->name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Take s's QP to RTS, connected to the QP of peer. */
+static int connect_side(struct side *s, struct side *peer, enum ibv_mtu mtu)
+{
+	struct ibv_qp_attr a = {
+		.qp_state = IBV_QPS_INIT,
+		.port_num = 1,
+		.qp_access_flags = IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ,
+	};
+
+	if (ibv_modify_qp(s->qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
+			  IBV_QP_PORT | IBV_QP_ACCESS_FLAGS))
+		goto err;
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTR;
+	a.path_mtu = mtu;
+	a.dest_qp_num = peer->qp->qp_num;
+	a.rq_psn = 0;
+	a.max_dest_rd_atomic = 1;
+	a.min_rnr_timer = 12;
+	a.ah_attr.is_global = 1;
+	a.ah_attr.grh.dgid = peer->gid;
+	a.ah_attr.grh.sgid_index = s->gid_index;
+	a.ah_attr.grh.hop_limit = 64;
+	a.ah_attr.port_num = 1;
+	if (ibv_modify_qp(s->qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
+			  IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
+			  IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER))
+		goto err;
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTS;
+	a.timeout = 14;
+	a.retry_cnt = 7;
+	a.rnr_retry = 7;
+	a.sq_psn = 0;
+	a.max_rd_atomic = 1;
+	if (ibv_modify_qp(s->qp, &a, IBV_QP_STATE | IBV_QP_TIMEOUT |
+			  IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN |
+			  IBV_QP_MAX_QP_RD_ATOMIC))
+		goto err;
+	return 0;
+err:
+	fprintf(stderr, "%s: ibv_modify_qp: %s\n", s->name, strerror(errno));
+	return -1;
+}
+
+/* Wait (bounded) for one successful completion on s's CQ. */
+static int wait_completion(struct side *s, const char *what)
+{
+	struct timespec start, now;
+	struct ibv_wc wc;
+	int n;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		n = ibv_poll_cq(s->cq, 1, &wc);
+		if (n < 0) {
+			fprintf(stderr, "%s: ibv_poll_cq failed\n", s->name);
+			return -1;
+		}
+		if (n == 1)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec > POLL_SECONDS) {
+			fprintf(stderr, "%s: no completion for %s after %d s\n",
+				s->name, what, POLL_SECONDS);
+			return -1;
+		}
+	}
+	if (wc.status != IBV_WC_SUCCESS) {
+		fprintf(stderr, "%s: %s completed with %s\n", s->name, what,
+			ibv_wc_status_str(wc.status));
+		return -1;
+	}
+	return 0;
+}
+
+static int post(struct side *s, enum ibv_wr_opcode op, size_t len,
+		struct side *remote)
+{
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)s->buf, .length = len, .lkey = s->mr->lkey,
+	};
+	struct ibv_send_wr wr = {
+		.sg_list = &sge, .num_sge = 1, .opcode = op,
+		.send_flags = IBV_SEND_SIGNALED,
+	}, *bad;
+
+	if (remote) {
+		wr.wr.rdma.remote_addr = (uintptr_t)remote->buf;
+		wr.wr.rdma.rkey = remote->mr->rkey;
+	}
+	if (ibv_post_send(s->qp, &wr, &bad)) {
+		fprintf(stderr, "%s: ibv_post_send: %s\n", s->name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int post_recv(struct side *s, size_t len)
+{
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)s->buf, .length = len, .lkey = s->mr->lkey,
+	};
+	struct ibv_recv_wr wr = { .sg_list = &sge, .num_sge = 1 }, *bad;
+
+	if (ibv_post_recv(s->qp, &wr, &bad)) {
+		fprintf(stderr, "%s: ibv_post_recv: %s\n", s->name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* dst must equal src over len bytes, and be untouched (zero) past it. */
+static int check(const char *op, size_t len, const unsigned char *src,
+		 const unsigned char *dst)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (src[i] != dst[i]) {
+			printf("FAIL %-5s %8zu B: byte %zu is 0x%02x, sent 0x%02x\n",
+			       op, len, i, dst[i], src[i]);
+			return -1;
+		}
+	for (i = len; i < len + 64 && i < MAX_MSG; i++)
+		if (dst[i]) {
+			printf("FAIL %-5s %8zu B: byte %zu past the end was written\n",
+			       op, len, i);
+			return -1;
+		}
+	printf("ok   %-5s %8zu B: identical\n", op, len);
+	return 0;
+}
+
+static int run(struct side *a, struct side *b, size_t len)
+{
+	memset(b->buf, 0, MAX_MSG);
+	fill_random(a->buf, len);
+	if (post_recv(b, len) || post(a, IBV_WR_SEND, len, NULL) ||
+	    wait_completion(a, "SEND") || wait_completion(b, "RECV") ||
+	    check("send", len, a->buf, b->buf))
+		return -1;
+
+	memset(b->buf, 0, MAX_MSG);
+	fill_random(a->buf, len);
+	if (post(a, IBV_WR_RDMA_WRITE, len, b) || wait_completion(a, "WRITE") ||
+	    check("write", len, a->buf, b->buf))
+		return -1;
+
+	memset(a->buf, 0, MAX_MSG);
+	fill_random(b->buf, len);
+	if (post(a, IBV_WR_RDMA_READ, len, b) || wait_completion(a, "READ") ||
+	    check("read", len, b->buf, a->buf))
+		return -1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct side a = {}, b = {};
+	struct ibv_device **list;
+	int iters = 1, opt, i;
+	enum ibv_mtu mtu;
+	size_t k;
+
+	while ((opt = getopt(argc, argv, "n:")) != -1) {
+		if (opt != 'n')
+			goto usage;
+		iters = atoi(optarg);
+	}
+	if (argc - optind != 4 || iters < 1 || iters > 1000)
+		goto usage;
+	a.name = argv[optind];
+	a.gid_index = atoi(argv[optind + 1]);
+	b.name = argv[optind + 2];
+	b.gid_index = atoi(argv[optind + 3]);
+
+	list = ibv_get_device_list(NULL);
+	if (!list) {
+		perror("ibv_get_device_list");
+		return 1;
+	}
+	if (open_side(list, &a) || open_side(list, &b))
+		return 1;
+	mtu = a.mtu < b.mtu ? a.mtu : b.mtu;
+	if (connect_side(&a, &b, mtu) || connect_side(&b, &a, mtu))
+		return 1;
+	for (i = 0; i < iters; i++)
+		for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++)
+			if (run(&a, &b, sizes[k]))
+				return 1;
+	printf("%s <-> %s: %d round(s) of send/write/read verified\n", a.name,
+	       b.name, iters);
+	return 0;
+usage:
+	fprintf(stderr, "usage: %s [-n ITERS] DEV_A GID_INDEX_A DEV_B GID_INDEX_B\n",
+		argv[0]);
+	return 2;
+}
