@@ -151,6 +151,7 @@ rmmod_keeps_rxe() {
 }
 
 tap_begin
+t nic-behind-translating-intel-iommu nic_setup_is e1000e intel
 t setup-two-nodes setup_two_nodes
 t arxe-module-loads module_loads
 t rxe-module-loads-beside-arxe rxe_loads_beside

@@ -220,3 +220,41 @@ perftest_pair() {
 	awk -v b="$bw" 'BEGIN { exit !(b > 0) }' || fail "average bandwidth $bw is not positive"
 	echo "RESULT $tool $sdev<-$cdev 65536 B: $bw Gb/s"
 }
+
+# nic_setup_is NIC IOMMU: eth0 is driven by NIC (e1000e or virtio) and sits
+# behind IOMMU (intel or virtio, in translated mode) or behind none.
+nic_setup_is() {
+	local nic=$1 iommu=$2 dev drv group type
+
+	dev=$(readlink -f /sys/class/net/eth0/device)
+	drv=$(basename "$(readlink -f "$dev/driver")")
+	echo "eth0: device $dev, driver $drv"
+	case "$nic" in
+	e1000e) [ "$drv" = e1000e ] || fail "eth0 is driven by $drv, not e1000e" || return 1 ;;
+	virtio)
+		[ "$drv" = virtio_net ] || fail "eth0 is driven by $drv, not virtio_net" || return 1
+		# A virtio NIC hangs under its virtio device; the PCI function
+		# that does the DMA is the parent.
+		dev=$(dirname "$dev")
+		;;
+	esac
+	group=$dev/iommu_group
+	if [ "$iommu" = none ]; then
+		[ ! -e "$group" ] || fail "eth0's PCI function has an IOMMU group" || return 1
+		if ls /sys/class/iommu/* >/dev/null 2>&1; then
+			fail "an IOMMU is present: $(ls /sys/class/iommu)"
+		fi
+		return
+	fi
+	[ -e "$group" ] || fail "eth0's PCI function $dev has no IOMMU group" || return 1
+	type=$(cat "$group/type")
+	echo "IOMMU group $(basename "$(readlink -f "$group")"), type $type; IOMMUs: $(ls /sys/class/iommu)"
+	case "$type" in
+	DMA | DMA-FQ) ;;
+	*) fail "the IOMMU domain type is $type, not a translated one" || return 1 ;;
+	esac
+	case "$iommu" in
+	intel) compgen -G '/sys/class/iommu/dmar*' >/dev/null || fail "no Intel IOMMU (dmar) in /sys/class/iommu" ;;
+	virtio) compgen -G '/sys/class/iommu/virtio*' >/dev/null || fail "no virtio IOMMU in /sys/class/iommu" ;;
+	esac
+}
