@@ -255,6 +255,6 @@ nic_setup_is() {
 	esac
 	case "$iommu" in
 	intel) compgen -G '/sys/class/iommu/dmar*' >/dev/null || fail "no Intel IOMMU (dmar) in /sys/class/iommu" ;;
-	virtio) compgen -G '/sys/class/iommu/virtio*' >/dev/null || fail "no virtio IOMMU in /sys/class/iommu" ;;
+	virtio) compgen -G '/sys/bus/virtio/drivers/virtio_iommu/virtio*' >/dev/null || fail "no device bound to virtio_iommu" ;;
 	esac
 }
