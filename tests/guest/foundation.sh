@@ -79,15 +79,9 @@ devinfo_through_libarxe() {
 # pingpong SNS SDEV SIP CNS CDEV: ibv_rc_pingpong with buffer validation
 # between SDEV (server, address SIP) and CDEV.
 pingpong() {
-	local sns=$1 sdev=$2 sip=$3 cns=$4 cdev=$5 sg cg cip n=200
+	local n=200
 
-	cip=$A_IP
-	[ "$cns" = peer ] && cip=$P_IP
-	sg=$(gid_index "$sns" "$sdev" "$sip") || return 1
-	cg=$(gid_index "$cns" "$cdev" "$cip") || return 1
-	pair "$sns" "$cns" "$PORT" 120 \
-		"ibv_rc_pingpong -d $sdev -g $sg -c -n $n" \
-		"ibv_rc_pingpong -d $cdev -g $cg -c -n $n $sip" || return 1
+	dev_pair 120 "$@" -g "ibv_rc_pingpong -c -n $n" || return 1
 	grep -q "$n iters" /tmp/client.log || fail "client did not finish $n iterations"
 	grep -q "$n iters" /tmp/server.log || fail "server did not finish $n iterations"
 	if grep -q 'invalid data' /tmp/server.log /tmp/client.log; then

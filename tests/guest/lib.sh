@@ -200,25 +200,33 @@ gid_index() {
 	return 1
 }
 
-# perftest_pair TOOL SNS SDEV SIP CNS CDEV: one perftest bandwidth run
-# (TOOL is ib_write_bw, ib_read_bw, ...) of 64 KiB messages, server SDEV at
-# SIP in namespace SNS, client CDEV in CNS. Passes when the run completes
-# and reports a positive average; prints "RESULT TOOL SDEV<-CDEV ...".
-perftest_pair() {
-	local tool=$1 sns=$2 sdev=$3 sip=$4 cns=$5 cdev=$6 sg cg cip bw
-	local args="-F --report_gbits -s 65536 -n 300"
+# dev_pair SECS SNS SDEV SIP CNS CDEV GIDOPT CMD: run "CMD -d SDEV GIDOPT
+# GID" as the server in namespace SNS (address SIP) and "CMD -d CDEV GIDOPT
+# GID SIP" as its client in CNS, GID being each side's RoCE v2 GID index;
+# see pair.
+dev_pair() {
+	local secs=$1 sns=$2 sdev=$3 sip=$4 cns=$5 cdev=$6 gopt=$7 cmd=$8 cip sg cg
 
 	cip=$A_IP
 	[ "$cns" = peer ] && cip=$P_IP
 	sg=$(gid_index "$sns" "$sdev" "$sip") || return 1
 	cg=$(gid_index "$cns" "$cdev" "$cip") || return 1
-	pair "$sns" "$cns" "$PORT" 180 \
-		"$tool -d $sdev -x $sg $args" \
-		"$tool -d $cdev -x $cg $args $sip" || return 1
+	pair "$sns" "$cns" "$PORT" "$secs" "$cmd -d $sdev $gopt $sg" "$cmd -d $cdev $gopt $cg $sip"
+}
+
+# perftest_pair TOOL SNS SDEV SIP CNS CDEV: one perftest bandwidth run
+# (TOOL is ib_write_bw, ib_read_bw, ...) of 64 KiB messages, server SDEV at
+# SIP in namespace SNS, client CDEV in CNS. Passes when the run completes
+# and reports a positive average; prints "RESULT TOOL SDEV<-CDEV ...".
+perftest_pair() {
+	local tool=$1 bw
+
+	shift
+	dev_pair 180 "$@" -x "$tool -F --report_gbits -s 65536 -n 300" || return 1
 	bw=$(perftest_bw_avg /tmp/client.log 65536)
 	[ -n "$bw" ] || fail "no result line for 65536 bytes in the client output"
 	awk -v b="$bw" 'BEGIN { exit !(b > 0) }' || fail "average bandwidth $bw is not positive"
-	echo "RESULT $tool $sdev<-$cdev 65536 B: $bw Gb/s"
+	echo "RESULT $tool $2<-$5 65536 B: $bw Gb/s"
 }
 
 # nic_setup_is NIC IOMMU: eth0 is driven by NIC (e1000e or virtio) and sits
