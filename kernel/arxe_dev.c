@@ -36,13 +36,15 @@ bool arxe_dev_name_valid(const char *name)
 }
 
 /*
- * arxe_dev_add - enter a device into the table. Process context; called
- * once, before ib_register_device(). Lookups cannot take a reference on
- * the device before its registration completes.
+ * arxe_dev_add - enter a device into the table and find its translation
+ * device. Process context; called once, before ib_register_device().
+ * Lookups cannot take a reference on the device before its registration
+ * completes.
  */
 void arxe_dev_add(struct rxe_dev *rxe, struct net_device *ndev)
 {
 	rxe->arxe.ndev = ndev;
+	rxe->arxe.xlate_dev = arxe_find_xlate_dev(ndev);
 	mutex_lock(&arxe_devs_lock);
 	hlist_add_head_rcu(&rxe->arxe.node, &arxe_devs);
 	mutex_unlock(&arxe_devs_lock);
@@ -63,6 +65,9 @@ void arxe_dev_remove(struct rxe_dev *rxe)
 	hlist_del_init_rcu(&rxe->arxe.node);
 	mutex_unlock(&arxe_devs_lock);
 	synchronize_rcu();
+	if (rxe->arxe.xlate_dev)
+		put_device(rxe->arxe.xlate_dev);
+	rxe->arxe.xlate_dev = NULL;
 }
 
 /*

@@ -2,7 +2,11 @@
 /*
  * arxe-xfer - RC transfers between two devices, checked byte for byte.
  *
- *   arxe-xfer [-n ITERS] DEV_A GID_INDEX_A DEV_B GID_INDEX_B
+ *   arxe-xfer [-n ITERS] [-m BACKING] [-o OFFSET] DEV_A GID_A DEV_B GID_B
+ *
+ * BACKING is the memory of both buffers: anon (4 KiB pages, the default),
+ * thp, huge2m or huge1g (hugetlbfs); OFFSET places each buffer that many
+ * bytes into it (default 0).
  *
  * Opens both devices in one process (they may be the same device, or two
  * devices whose traffic crosses a wire), connects one RC QP on each to the
@@ -23,6 +27,8 @@
 #include <unistd.h>
 #include <infiniband/verbs.h>
 
+#include "mem.h"
+
 #define MAX_MSG (4u << 20)
 #define POLL_SECONDS 30
 
@@ -42,6 +48,8 @@ struct side {
 };
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static enum backing backing = MEM_ANON;
+static size_t buf_offset;
 
 static void fill_random(unsigned char *p, size_t len)
 {
@@ -92,12 +100,12 @@ static int open_side(struct ibv_device **list, struct side *s)
 	s->mtu = port.active_mtu;
 	s->pd = ibv_alloc_pd(s->ctx);
 	s->cq = ibv_create_cq(s->ctx, 8, NULL, NULL, 0);
-	s->buf = aligned_alloc(4096, MAX_MSG);
+	s->buf = alloc_backed(backing, MAX_MSG + 64, buf_offset);
 	if (!s->pd || !s->cq || !s->buf) {
 		fprintf(stderr, "%s: cannot allocate PD, CQ or buffer\n", s->name);
 		return -1;
 	}
-	s->mr = ibv_reg_mr(s->pd, s->buf, MAX_MSG,
+	s->mr = ibv_reg_mr(s->pd, s->buf, MAX_MSG + 64,
 			   IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
 			   IBV_ACCESS_REMOTE_READ);
 	if (!s->mr) {
@@ -238,7 +246,7 @@ static int check(const char *op, size_t len, const unsigned char *src,
 			       op, len, i, dst[i], src[i]);
 			return -1;
 		}
-	for (i = len; i < len + 64 && i < MAX_MSG; i++)
+	for (i = len; i < len + 64; i++)
 		if (dst[i]) {
 			printf("FAIL %-5s %8zu B: byte %zu past the end was written\n",
 			       op, len, i);
@@ -250,20 +258,20 @@ static int check(const char *op, size_t len, const unsigned char *src,
 
 static int run(struct side *a, struct side *b, size_t len)
 {
-	memset(b->buf, 0, MAX_MSG);
+	memset(b->buf, 0, MAX_MSG + 64);
 	fill_random(a->buf, len);
 	if (post_recv(b, len) || post(a, IBV_WR_SEND, len, NULL) ||
 	    wait_completion(a, "SEND") || wait_completion(b, "RECV") ||
 	    check("send", len, a->buf, b->buf))
 		return -1;
 
-	memset(b->buf, 0, MAX_MSG);
+	memset(b->buf, 0, MAX_MSG + 64);
 	fill_random(a->buf, len);
 	if (post(a, IBV_WR_RDMA_WRITE, len, b) || wait_completion(a, "WRITE") ||
 	    check("write", len, a->buf, b->buf))
 		return -1;
 
-	memset(a->buf, 0, MAX_MSG);
+	memset(a->buf, 0, MAX_MSG + 64);
 	fill_random(b->buf, len);
 	if (post(a, IBV_WR_RDMA_READ, len, b) || wait_completion(a, "READ") ||
 	    check("read", len, b->buf, a->buf))
@@ -279,10 +287,21 @@ int main(int argc, char **argv)
 	enum ibv_mtu mtu;
 	size_t k;
 
-	while ((opt = getopt(argc, argv, "n:")) != -1) {
-		if (opt != 'n')
+	while ((opt = getopt(argc, argv, "n:m:o:")) != -1) {
+		switch (opt) {
+		case 'n':
+			iters = atoi(optarg);
+			break;
+		case 'm':
+			if (parse_backing(optarg, &backing))
+				return 2;
+			break;
+		case 'o':
+			buf_offset = strtoul(optarg, NULL, 0);
+			break;
+		default:
 			goto usage;
-		iters = atoi(optarg);
+		}
 	}
 	if (argc - optind != 4 || iters < 1 || iters > 1000)
 		goto usage;
@@ -309,7 +328,8 @@ int main(int argc, char **argv)
 	       b.name, iters);
 	return 0;
 usage:
-	fprintf(stderr, "usage: %s [-n ITERS] DEV_A GID_INDEX_A DEV_B GID_INDEX_B\n",
+	fprintf(stderr,
+		"usage: %s [-n ITERS] [-m BACKING] [-o OFFSET] DEV_A GID_A DEV_B GID_B\n",
 		argv[0]);
 	return 2;
 }

@@ -1,0 +1,489 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * Registration of user memory through the IOMMU.
+ *
+ * A real NIC behind an IOMMU sees an MR as bus addresses. arxe makes the
+ * same translation on its translation device (the PCI function under the
+ * netdev), in one of three ways, chosen per MR by the module parameter
+ * xlate when the MR is registered:
+ *
+ *   pages    rxe's own table of 4 KiB pages (no IOMMU involved);
+ *   iova     the umem mapped with dma_map_sgtable(), as HW drivers do;
+ *   aligned  arxe pins the range itself and maps it with the two-step DMA
+ *            API at an IOVA congruent with the MR's address modulo the
+ *            huge-page size (2 MiB, or 1 GiB for 1 GiB pages), so that the
+ *            IOMMU can use huge leaves and the device needs one entry.
+ *
+ * Without a translating IOMMU (none, or passthrough) iova and aligned MRs
+ * use rxe's table and report "fallback".
+ */
+
+#include <linux/dma-mapping.h>
+#include <linux/iommu.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <rdma/ib_umem.h>
+
+#include "rxe.h"
+#include "arxe.h"
+
+static const char * const arxe_mode_names[] = {
+	[ARXE_XLATE_PAGES] = "pages",
+	[ARXE_XLATE_IOVA] = "iova",
+	[ARXE_XLATE_ALIGNED] = "aligned",
+	[ARXE_XLATE_FALLBACK] = "fallback",
+};
+
+static enum arxe_xlate_mode arxe_xlate = ARXE_XLATE_ALIGNED;
+
+static int arxe_xlate_set(const char *val, const struct kernel_param *kp)
+{
+	int mode = sysfs_match_string(arxe_mode_names, val);
+
+	if (mode < 0 || mode == ARXE_XLATE_FALLBACK)
+		return -EINVAL;
+	WRITE_ONCE(arxe_xlate, mode);
+	return 0;
+}
+
+static int arxe_xlate_get(char *buf, const struct kernel_param *kp)
+{
+	return scnprintf(buf, PAGE_SIZE, "%s\n",
+			 arxe_mode_names[READ_ONCE(arxe_xlate)]);
+}
+
+static const struct kernel_param_ops arxe_xlate_ops = {
+	.set = arxe_xlate_set,
+	.get = arxe_xlate_get,
+};
+module_param_cb(xlate, &arxe_xlate_ops, NULL, 0644);
+MODULE_PARM_DESC(xlate, "Translation of new user MRs: pages, iova or aligned (default)");
+
+static char arxe_xlate_dev_name[64];
+module_param_string(xlate_dev, arxe_xlate_dev_name,
+		    sizeof(arxe_xlate_dev_name), 0644);
+MODULE_PARM_DESC(xlate_dev,
+		 "PCI address of the translation device of new arxe devices (default: the PCI function under the netdev)");
+
+const char *arxe_xlate_mode_name(enum arxe_xlate_mode mode)
+{
+	return arxe_mode_names[mode];
+}
+
+/*
+ * arxe_find_xlate_dev - the device whose IOMMU translates for @ndev: the
+ * one named by xlate_dev, else the first PCI function above the netdev (a
+ * virtio NIC hangs under a virtio device, which does no DMA itself).
+ * Returns a referenced device or NULL. Process context.
+ */
+struct device *arxe_find_xlate_dev(struct net_device *ndev)
+{
+	char name[sizeof(arxe_xlate_dev_name)];
+	struct device *dev;
+
+	kernel_param_lock(THIS_MODULE);
+	strscpy(name, arxe_xlate_dev_name, sizeof(name));
+	kernel_param_unlock(THIS_MODULE);
+	strim(name);
+	if (name[0]) {
+		dev = bus_find_device_by_name(&pci_bus_type, NULL, name);
+		if (!dev)
+			pr_warn("xlate_dev %s: no such PCI device; MRs fall back to physical addresses\n",
+				name);
+		return dev;
+	}
+	for (dev = ndev->dev.parent; dev; dev = dev->parent)
+		if (dev_is_pci(dev))
+			return get_device(dev);
+	return NULL;
+}
+
+/* Is @dev behind an IOMMU that translates its DMA API addresses? */
+static struct iommu_domain *arxe_dma_domain(struct device *dev)
+{
+	struct iommu_domain *domain;
+
+	if (!dev)
+		return NULL;
+	domain = iommu_get_domain_for_dev(dev);
+	if (!domain || !iommu_is_dma_domain(domain))
+		return NULL;
+	return domain;
+}
+
+/*
+ * arxe_mr_choose_mode - how a new user MR with @access is translated on
+ * @rxe. ODP and persistent-flush MRs keep rxe's table.
+ */
+static enum arxe_xlate_mode arxe_mr_choose_mode(struct rxe_dev *rxe,
+						int access)
+{
+	enum arxe_xlate_mode mode = READ_ONCE(arxe_xlate);
+
+	if (access & (IB_ACCESS_ON_DEMAND | IB_ACCESS_FLUSH_PERSISTENT))
+		return ARXE_XLATE_PAGES;
+	if (mode == ARXE_XLATE_PAGES)
+		return mode;
+	if (!arxe_dma_domain(rxe->arxe.xlate_dev))
+		return ARXE_XLATE_FALLBACK;
+	return mode;
+}
+
+/* Note one physically contiguous run of a user MR in its layout. */
+static void arxe_mr_add_run(struct arxe_mr *x, struct arxe_layout *layout,
+			    u64 off, phys_addr_t phys, u64 len)
+{
+	u64 va0 = x->va & PAGE_MASK;
+
+	arxe_layout_add_run(layout, va0 + off, phys, off == 0);
+	if (x->domain &&
+	    !arxe_count_leaves(x->bus - offset_in_page(x->va) + off, phys, len,
+			       x->domain->pgsize_bitmap, x->leaves))
+		x->leaves[ARXE_LEAF_4K] += len >> PAGE_SHIFT;
+}
+
+static void arxe_mr_finish_layout(struct arxe_mr *x, struct arxe_layout *layout)
+{
+	x->phys_pgsz = arxe_best_pgsz(layout->mask, ARXE_SZ_1G);
+}
+
+/*
+ * arxe_mr_note_umem - record the layout of an MR that keeps rxe's table
+ * (pages, fallback), for the reports.
+ */
+static void arxe_mr_note_umem(struct arxe_mr *x, struct ib_umem *umem)
+{
+	struct arxe_layout layout = {};
+	struct scatterlist *sg;
+	u64 off = 0;
+	int i;
+
+	for_each_sgtable_sg(&umem->sgt_append.sgt, sg, i) {
+		arxe_mr_add_run(x, &layout, off, sg_phys(sg), sg->length);
+		off += sg->length;
+	}
+	x->span = off;
+	arxe_mr_finish_layout(x, &layout);
+}
+
+/*
+ * The iova mode: map the umem like a hardware driver does. dma-iommu gives
+ * the whole page list one contiguous IOVA range; check that it did.
+ */
+static int arxe_mr_map_umem(struct rxe_mr *mr, struct device *dev)
+{
+	struct arxe_mr *x = &mr->xlate;
+	struct sg_table *sgt = &mr->umem->sgt_append.sgt;
+	struct arxe_layout layout = {};
+	struct scatterlist *sg;
+	dma_addr_t next;
+	u64 off = 0;
+	int err, i;
+
+	err = dma_map_sgtable(dev, sgt, DMA_BIDIRECTIONAL, 0);
+	if (err)
+		return err;
+	next = sg_dma_address(sgt->sgl);
+	for_each_sgtable_dma_sg(sgt, sg, i) {
+		if (sg_dma_address(sg) != next) {
+			rxe_dbg_mr(mr, "umem mapped to a discontiguous IOVA range\n");
+			dma_unmap_sgtable(dev, sgt, DMA_BIDIRECTIONAL, 0);
+			return -EIO;
+		}
+		next += sg_dma_len(sg);
+	}
+	x->dev = get_device(dev);
+	x->bus = sg_dma_address(sgt->sgl) + offset_in_page(x->va);
+	for_each_sgtable_sg(sgt, sg, i) {
+		arxe_mr_add_run(x, &layout, off, sg_phys(sg), sg->length);
+		off += sg->length;
+	}
+	x->span = off;
+	arxe_mr_finish_layout(x, &layout);
+	return 0;
+}
+
+/*
+ * Allocate the IOVA space of an aligned MR: @span bytes from va0 (page
+ * aligned), placed congruent with va0 modulo @align. The allocator aligns
+ * a range to the power of two above its size, so a range of span plus
+ * va0's offset in @align is enough when that reaches @align; otherwise
+ * allocate @align more and place inside.
+ */
+static int arxe_iova_alloc(struct arxe_mr *x, u64 va0, u64 span, u64 align)
+{
+	size_t size = span + (va0 & (align - 1));
+	int try;
+
+	for (try = 0; try < 2; try++) {
+		if (!dma_iova_try_alloc(x->dev, &x->state, 0, size))
+			return -ENOMEM;
+		x->place = arxe_place_iova(x->state.addr, va0, align) -
+			   x->state.addr;
+		if (x->place + span <= size)
+			return 0;
+		dma_iova_free(x->dev, &x->state);
+		size = span + align;
+	}
+	return -ENOMEM;
+}
+
+/*
+ * Unpin what is linked in [0, @linked) of an aligned MR, found by walking
+ * its IOMMU mapping (no page list is kept), in physically contiguous runs.
+ * The mapping itself is undone by the caller afterwards; no access can use
+ * it meanwhile (the MR is unreachable and has no users left).
+ */
+static void arxe_unpin_linked(struct arxe_mr *x, u64 linked)
+{
+	dma_addr_t iova = x->state.addr + x->place;
+	phys_addr_t phys, run_phys = 0;
+	u64 off, run_len = 0;
+
+	for (off = 0; off < linked; off += PAGE_SIZE) {
+		phys = iommu_iova_to_phys(x->domain, iova + off);
+		if (WARN_ON_ONCE(!phys))
+			continue;
+		if (run_len && phys == run_phys + run_len) {
+			run_len += PAGE_SIZE;
+			continue;
+		}
+		if (run_len)
+			unpin_user_page_range_dirty_lock(phys_to_page(run_phys),
+							 run_len >> PAGE_SHIFT,
+							 x->writable);
+		run_phys = phys;
+		run_len = PAGE_SIZE;
+		if (!(off & (SZ_2M - 1)))
+			cond_resched();
+	}
+	if (run_len)
+		unpin_user_page_range_dirty_lock(phys_to_page(run_phys),
+						 run_len >> PAGE_SHIFT, x->writable);
+}
+
+/* Undo an aligned MR's mapping of [0, @linked) and its IOVA space. */
+static void arxe_unmap_aligned(struct arxe_mr *x, u64 linked)
+{
+	arxe_unpin_linked(x, linked);
+	if (linked)
+		dma_iova_unlink(x->dev, &x->state, x->place, linked,
+				DMA_BIDIRECTIONAL, 0);
+	dma_iova_free(x->dev, &x->state);
+}
+
+static void arxe_unaccount(struct arxe_mr *x)
+{
+	atomic64_sub(x->npages, &x->mm->pinned_vm);
+	mmdrop(x->mm);
+	x->mm = NULL;
+}
+
+/*
+ * The aligned mode: pin [start, start + length) folio by folio (long-term
+ * pins, RLIMIT_MEMLOCK accounted as ib_umem_get() does), allocate the IOVA
+ * once the backing of the first page tells the alignment, link each
+ * physically contiguous run, sync once. Only a one-page batch of page
+ * pointers is held while pinning.
+ */
+static int arxe_mr_map_aligned(struct rxe_mr *mr, struct device *dev,
+			       u64 start, u64 length)
+{
+	struct arxe_mr *x = &mr->xlate;
+	struct arxe_layout layout = {};
+	unsigned int gup_flags = FOLL_LONGTERM;
+	u64 va0 = start & PAGE_MASK;
+	u64 span = PAGE_ALIGN(start + length) - va0;
+	u64 left = span >> PAGE_SHIFT, cur = va0, linked = 0, run_len = 0;
+	phys_addr_t run_phys = 0, phys;
+	unsigned long lock_limit, new_pinned;
+	struct page **pages;
+	bool allocated = false;
+	long pinned, i = 0;
+	int err;
+
+	if (start + length < start || PAGE_ALIGN(start + length) < start + length)
+		return -EINVAL;
+	if (!length)
+		return -EINVAL;
+	if (!can_do_mlock())
+		return -EPERM;
+
+	x->dev = get_device(dev);
+	x->span = span;
+	x->npages = left;
+	x->mm = current->mm;
+	mmgrab(x->mm);
+	lock_limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	new_pinned = atomic64_add_return(x->npages, &x->mm->pinned_vm);
+	if (new_pinned > lock_limit && !capable(CAP_IPC_LOCK)) {
+		atomic64_sub(x->npages, &x->mm->pinned_vm);
+		mmdrop(x->mm);
+		x->mm = NULL;
+		return -ENOMEM;
+	}
+
+	pages = (struct page **)__get_free_page(GFP_KERNEL);
+	if (!pages) {
+		err = -ENOMEM;
+		goto err_account;
+	}
+	if (x->writable)
+		gup_flags |= FOLL_WRITE;
+
+	while (left) {
+		cond_resched();
+		pinned = pin_user_pages_fast(cur, min_t(u64, left, PAGE_SIZE / sizeof(*pages)),
+					     gup_flags, pages);
+		if (pinned <= 0) {
+			err = pinned ? pinned : -EFAULT;
+			goto err_unpin;
+		}
+		if (!allocated) {
+			u64 align = folio_size(page_folio(pages[0])) >= SZ_1G ?
+				    ARXE_SZ_1G : ARXE_SZ_2M;
+
+			err = arxe_iova_alloc(x, va0, span, align);
+			if (err) {
+				unpin_user_pages(pages, pinned);
+				goto err_unpin;
+			}
+			allocated = true;
+			x->bus = x->state.addr + x->place + offset_in_page(start);
+		}
+		for (i = 0; i < pinned; i++) {
+			phys = page_to_phys(pages[i]);
+			if (run_len && phys == run_phys + run_len) {
+				run_len += PAGE_SIZE;
+				continue;
+			}
+			if (run_len) {
+				err = dma_iova_link(dev, &x->state, run_phys,
+						    x->place + linked, run_len,
+						    DMA_BIDIRECTIONAL, 0);
+				if (err)
+					goto err_batch;
+				arxe_mr_add_run(x, &layout, linked, run_phys, run_len);
+				linked += run_len;
+			}
+			run_phys = phys;
+			run_len = PAGE_SIZE;
+		}
+		cur += pinned << PAGE_SHIFT;
+		left -= pinned;
+	}
+	err = dma_iova_link(dev, &x->state, run_phys, x->place + linked, run_len,
+			    DMA_BIDIRECTIONAL, 0);
+	if (err) {
+		pinned = 0;
+		goto err_batch;
+	}
+	arxe_mr_add_run(x, &layout, linked, run_phys, run_len);
+	linked += run_len;
+	run_len = 0;
+	err = dma_iova_sync(dev, &x->state, x->place, linked);
+	if (err)
+		goto err_unmap;
+	free_page((unsigned long)pages);
+	arxe_mr_finish_layout(x, &layout);
+	return 0;
+
+err_batch:
+	/* pages[i..pinned) are pinned, neither linked nor in the run */
+	if (pinned > i)
+		unpin_user_pages(pages + i, pinned - i);
+err_unpin:
+	if (run_len)
+		unpin_user_page_range_dirty_lock(phys_to_page(run_phys),
+						 run_len >> PAGE_SHIFT, false);
+err_unmap:
+	if (allocated)
+		arxe_unmap_aligned(x, linked);
+	free_page((unsigned long)pages);
+err_account:
+	arxe_unaccount(x);
+	put_device(x->dev);
+	x->dev = NULL;
+	return err;
+}
+
+/*
+ * arxe_mr_init_user - register user memory [@start, @start + @length) of
+ * @mr, rxe_mr_init() done. Process context, in the registering process.
+ */
+int arxe_mr_init_user(struct rxe_dev *rxe, struct rxe_mr *mr, u64 start,
+		      u64 length, int access)
+{
+	struct arxe_mr *x = &mr->xlate;
+	struct device *dev = rxe->arxe.xlate_dev;
+	int err;
+
+	x->mode = arxe_mr_choose_mode(rxe, access);
+	x->va = start;
+	x->writable = ib_access_writable(access);
+	x->domain = x->mode == ARXE_XLATE_IOVA || x->mode == ARXE_XLATE_ALIGNED ?
+		    arxe_dma_domain(dev) : NULL;
+
+	if (x->mode == ARXE_XLATE_ALIGNED) {
+		err = arxe_mr_map_aligned(mr, dev, start, length);
+		if (err)
+			return err;
+	} else {
+		mr->umem = ib_umem_get_va(&rxe->ib_dev, start, length, access);
+		if (IS_ERR(mr->umem)) {
+			err = PTR_ERR(mr->umem);
+			mr->umem = NULL;
+			return err;
+		}
+		if (x->mode == ARXE_XLATE_IOVA) {
+			err = arxe_mr_map_umem(mr, dev);
+			if (err) {
+				ib_umem_release(mr->umem);
+				mr->umem = NULL;
+				return err;
+			}
+		} else {
+			arxe_mr_note_umem(x, mr->umem);
+			err = rxe_mr_fill_pages(mr, mr->umem);
+			if (err) {
+				ib_umem_release(mr->umem);
+				mr->umem = NULL;
+				return err;
+			}
+		}
+	}
+	mr->ibmr.type = IB_MR_TYPE_USER;
+	mr->state = RXE_MR_STATE_VALID;
+	return 0;
+}
+
+/*
+ * arxe_mr_release - undo arxe_mr_init_user(), before rxe releases the
+ * umem. Process context; the MR has no users left.
+ */
+void arxe_mr_release(struct rxe_mr *mr)
+{
+	struct arxe_mr *x = &mr->xlate;
+
+	switch (x->mode) {
+	case ARXE_XLATE_ALIGNED:
+		if (!x->dev)
+			break;
+		arxe_unmap_aligned(x, x->span);
+		arxe_unaccount(x);
+		break;
+	case ARXE_XLATE_IOVA:
+		if (x->dev && mr->umem)
+			dma_unmap_sgtable(x->dev, &mr->umem->sgt_append.sgt,
+					  DMA_BIDIRECTIONAL, 0);
+		break;
+	default:
+		break;
+	}
+	if (x->dev)
+		put_device(x->dev);
+	x->dev = NULL;
+}

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * What arxe reports about an MR, as driver attributes of the restrack MR
+ * entry (rdma res show mr -dd): how it is translated, what the device
+ * table costs, how the IOMMU maps it, and what common hardware would need
+ * for the same MR (8-byte MTT entries at 4 KiB pages, at the best page
+ * size of the physical layout, and at the best page size of arxe's IOVA).
+ */
+
+#include <net/netlink.h>
+#include <rdma/rdma_netlink.h>
+#include <rdma/restrack.h>
+
+#include "rxe.h"
+#include "arxe.h"
+
+/* Bytes of one entry of rxe's page table. */
+#define ARXE_PAGE_ENTRY_BYTES sizeof(struct rxe_mr_page)
+
+static int arxe_put_u64(struct sk_buff *msg, const char *name, u64 value)
+{
+	return rdma_nl_put_driver_u64(msg, name, value);
+}
+
+/* The driver attributes of one MR, inside the RDMA_NLDEV_ATTR_DRIVER nest. */
+static int arxe_put_mr_attrs(struct sk_buff *msg, struct rxe_mr *mr)
+{
+	struct ib_mr *ibmr = &mr->ibmr;
+	struct arxe_mr *x = &mr->xlate;
+	u64 entries, iova_pgsz;
+	const char *mode;
+
+	if (ibmr->type == IB_MR_TYPE_DMA)
+		mode = "dma";
+	else
+		mode = arxe_xlate_mode_name(x->mode);
+	if (rdma_nl_put_driver_string(msg, "xlate", mode))
+		return -EMSGSIZE;
+	if (ibmr->type == IB_MR_TYPE_DMA)
+		return 0;
+
+	entries = arxe_mr_translated(mr) ? 1 : mr->num_buf;
+	if (arxe_put_u64(msg, "dev_entries", entries) ||
+	    arxe_put_u64(msg, "dev_bytes", arxe_mr_translated(mr) ?
+			 sizeof(x->bus) + sizeof(x->span) :
+			 entries * ARXE_PAGE_ENTRY_BYTES))
+		return -EMSGSIZE;
+	if (ibmr->type != IB_MR_TYPE_USER)
+		return 0;
+
+	if (arxe_put_u64(msg, "pinned", x->span) ||
+	    arxe_put_u64(msg, "hw_mtt_4k",
+			 ARXE_MTT_ENTRY_BYTES *
+			 arxe_pages_covering(x->va, ibmr->length, ARXE_SZ_4K)) ||
+	    arxe_put_u64(msg, "hw_mtt_phys",
+			 ARXE_MTT_ENTRY_BYTES *
+			 arxe_pages_covering(x->va, ibmr->length, x->phys_pgsz)))
+		return -EMSGSIZE;
+	if (!arxe_mr_translated(mr))
+		return 0;
+
+	iova_pgsz = 1ULL << min(arxe_congruence_shift(x->bus, x->va), 30U);
+	if (rdma_nl_put_driver_u64_hex(msg, "iova", x->bus) ||
+	    rdma_nl_put_driver_u32(msg, "align_shift",
+				   arxe_congruence_shift(x->bus, x->va)) ||
+	    arxe_put_u64(msg, "leaves_4k", x->leaves[ARXE_LEAF_4K]) ||
+	    arxe_put_u64(msg, "leaves_2m", x->leaves[ARXE_LEAF_2M]) ||
+	    arxe_put_u64(msg, "leaves_1g", x->leaves[ARXE_LEAF_1G]) ||
+	    arxe_put_u64(msg, "hw_mtt_iova",
+			 ARXE_MTT_ENTRY_BYTES *
+			 arxe_pages_covering(x->va, ibmr->length, iova_pgsz)))
+		return -EMSGSIZE;
+	return 0;
+}
+
+/* arxe_fill_res_mr_entry - the fill_res_mr_entry device op. */
+int arxe_fill_res_mr_entry(struct sk_buff *msg, struct ib_mr *ibmr)
+{
+	struct nlattr *table = nla_nest_start_noflag(msg, RDMA_NLDEV_ATTR_DRIVER);
+
+	if (!table)
+		return -EMSGSIZE;
+	if (arxe_put_mr_attrs(msg, to_rmr(ibmr))) {
+		nla_nest_cancel(msg, table);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(msg, table);
+	return 0;
+}

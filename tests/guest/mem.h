@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB */
+/*
+ * Memory of the guest test helpers: anonymous 4 KiB pages, transparent
+ * huge pages or hugetlbfs pages, with the buffer at an offset inside.
+ */
+#ifndef ARXE_TEST_MEM_H
+#define ARXE_TEST_MEM_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#ifndef MAP_HUGE_SHIFT
+#define MAP_HUGE_SHIFT 26
+#endif
+#define TEST_2M (2UL << 20)
+#define TEST_1G (1UL << 30)
+
+enum backing { MEM_ANON, MEM_THP, MEM_HUGE2M, MEM_HUGE1G };
+
+static inline int parse_backing(const char *s, enum backing *b)
+{
+	static const char *const names[] = { "anon", "thp", "huge2m", "huge1g" };
+	unsigned int i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(s, names[i])) {
+			*b = i;
+			return 0;
+		}
+	fprintf(stderr, "backing must be anon, thp, huge2m or huge1g, not %s\n", s);
+	return -1;
+}
+
+/*
+ * alloc_backed - @len bytes at @offset inside memory of @b, every page
+ * touched (so THP is populated). Returns the buffer or NULL.
+ */
+static inline unsigned char *alloc_backed(enum backing b, size_t len, size_t offset)
+{
+	size_t unit = b == MEM_HUGE1G ? TEST_1G : TEST_2M;
+	size_t size = (len + offset + unit - 1) / unit * unit;
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+	unsigned char *p;
+	size_t i;
+
+	if (b == MEM_HUGE2M)
+		flags |= MAP_HUGETLB | (21 << MAP_HUGE_SHIFT);
+	if (b == MEM_HUGE1G)
+		flags |= MAP_HUGETLB | (30 << MAP_HUGE_SHIFT);
+	if (b == MEM_THP) {
+		/* over-allocate to start on a 2 MiB boundary */
+		p = mmap(NULL, size + TEST_2M, PROT_READ | PROT_WRITE, flags, -1, 0);
+		if (p == MAP_FAILED) {
+			perror("mmap");
+			return NULL;
+		}
+		p = (unsigned char *)(((uintptr_t)p + TEST_2M - 1) & ~(TEST_2M - 1));
+		if (madvise(p, size, MADV_HUGEPAGE))
+			perror("madvise(MADV_HUGEPAGE)");
+	} else {
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+		if (p == MAP_FAILED) {
+			perror("mmap");
+			return NULL;
+		}
+		if (b == MEM_ANON && madvise(p, size, MADV_NOHUGEPAGE))
+			perror("madvise(MADV_NOHUGEPAGE)");
+	}
+	for (i = 0; i < size; i += 4096)
+		p[i] = 0;
+	return p + offset;
+}
+
+#endif /* ARXE_TEST_MEM_H */

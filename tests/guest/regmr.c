@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * arxe-regmr - register one MR and hold it, for tests that inspect it.
+ *
+ *   arxe-regmr [-m BACKING] [-o OFFSET] [-t SECONDS] DEVICE SIZE
+ *
+ * Allocates SIZE bytes (suffixes K, M, G) of BACKING memory (see mem.h) at
+ * OFFSET, registers them on DEVICE and prints
+ *   registered lkey=0x... addr=0x... length=... vmpin_kb=N
+ * then holds the MR until standard input closes or SECONDS pass (default
+ * 60), deregisters it and prints "deregistered vmpin_kb=N" (VmPin of
+ * /proc/self/status: the memory the process has pinned). A registration
+ * that fails prints "reg_mr failed: errno=N (text)" and exits 3.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <infiniband/verbs.h>
+
+#include "mem.h"
+
+/* VmPin of this process, in KiB, or -1. */
+static long vmpin_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[128];
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+static size_t parse_size(const char *s)
+{
+	char *end;
+	size_t v = strtoull(s, &end, 0);
+
+	switch (*end) {
+	case 'G':
+		v <<= 10;
+		/* fall through */
+	case 'M':
+		v <<= 10;
+		/* fall through */
+	case 'K':
+		v <<= 10;
+		break;
+	default:
+		break;
+	}
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	enum backing backing = MEM_ANON;
+	struct ibv_device **list, **d;
+	struct pollfd pfd = { .fd = 0, .events = POLLIN };
+	struct ibv_context *ctx = NULL;
+	size_t size, offset = 0;
+	int seconds = 60, opt;
+	unsigned char *buf;
+	struct ibv_pd *pd;
+	struct ibv_mr *mr;
+	char c;
+
+	while ((opt = getopt(argc, argv, "m:o:t:")) != -1) {
+		switch (opt) {
+		case 'm':
+			if (parse_backing(optarg, &backing))
+				return 2;
+			break;
+		case 'o':
+			offset = strtoul(optarg, NULL, 0);
+			break;
+		case 't':
+			seconds = atoi(optarg);
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (argc - optind != 2)
+		goto usage;
+	size = parse_size(argv[optind + 1]);
+	if (!size || seconds < 0 || seconds > 3600)
+		goto usage;
+
+	list = ibv_get_device_list(NULL);
+	for (d = list; d && *d; d++)
+		if (!strcmp(ibv_get_device_name(*d), argv[optind]))
+			ctx = ibv_open_device(*d);
+	if (!ctx) {
+		fprintf(stderr, "%s: cannot open device\n", argv[optind]);
+		return 1;
+	}
+	pd = ibv_alloc_pd(ctx);
+	buf = alloc_backed(backing, size, offset);
+	if (!pd || !buf) {
+		fprintf(stderr, "cannot allocate a PD or the memory\n");
+		return 1;
+	}
+	mr = ibv_reg_mr(pd, buf, size, IBV_ACCESS_LOCAL_WRITE |
+			IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ);
+	if (!mr) {
+		printf("reg_mr failed: errno=%d (%s)\n", errno, strerror(errno));
+		return 3;
+	}
+	printf("registered lkey=0x%x addr=0x%lx length=%zu vmpin_kb=%ld\n",
+	       mr->lkey, (unsigned long)(uintptr_t)buf, size, vmpin_kb());
+	fflush(stdout);
+	if (poll(&pfd, 1, seconds * 1000) > 0 && read(0, &c, 1) < 0)
+		perror("read");
+	if (ibv_dereg_mr(mr)) {
+		perror("ibv_dereg_mr");
+		return 1;
+	}
+	printf("deregistered vmpin_kb=%ld\n", vmpin_kb());
+	ibv_dealloc_pd(pd);
+	ibv_close_device(ctx);
+	ibv_free_device_list(list);
+	return 0;
+usage:
+	fprintf(stderr, "usage: %s [-m BACKING] [-o OFFSET] [-t SECONDS] DEVICE SIZE\n",
+		argv[0]);
+	return 2;
+}
