@@ -312,7 +312,6 @@ static int arxe_mr_map_aligned(struct rxe_mr *mr, struct device *dev,
 	if (!can_do_mlock())
 		return -EPERM;
 
-	x->dev = get_device(dev);
 	x->span = span;
 	x->npages = left;
 	x->mm = current->mm;
@@ -325,6 +324,7 @@ static int arxe_mr_map_aligned(struct rxe_mr *mr, struct device *dev,
 		x->mm = NULL;
 		return -ENOMEM;
 	}
+	x->dev = get_device(dev);
 
 	pages = (struct page **)__get_free_page(GFP_KERNEL);
 	if (!pages) {
@@ -470,7 +470,8 @@ void arxe_mr_release(struct rxe_mr *mr)
 
 	switch (x->mode) {
 	case ARXE_XLATE_ALIGNED:
-		if (!x->dev)
+		/* a failed registration undid itself and left no mm */
+		if (!x->mm)
 			break;
 		arxe_unmap_aligned(x, x->span);
 		arxe_unaccount(x);

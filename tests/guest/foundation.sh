@@ -95,26 +95,6 @@ rxe_link_active() {
 	provider_is peer rxe0 librxe-rdmav65.so
 }
 
-# wire_bytes: bytes received and sent on eth0 so far.
-wire_bytes() {
-	echo $(($(cat /sys/class/net/eth0/statistics/rx_bytes) +
-		$(cat /sys/class/net/eth0/statistics/tx_bytes)))
-}
-
-# cross_wire BYTES COMMAND...: COMMAND passes and eth0 carries at least
-# BYTES (its payload) in the two directions together.
-cross_wire() {
-	local min=$1 before after
-
-	shift
-	before=$(wire_bytes)
-	"$@" || return 1
-	after=$(wire_bytes)
-	echo "eth0 carried $((after - before)) bytes"
-	[ $((after - before)) -ge "$min" ] ||
-		fail "eth0 carried $((after - before)) bytes, less than the $min of payload"
-}
-
 # xfer DEV_A IP_A DEV_B IP_B: arxe-xfer's byte-exact send/write/read
 # between DEV_A and DEV_B.
 xfer() {

@@ -266,3 +266,109 @@ nic_setup_is() {
 	virtio) compgen -G '/sys/bus/virtio/drivers/virtio_iommu/virtio*' >/dev/null || fail "no device bound to virtio_iommu" ;;
 	esac
 }
+
+# hold_mr DEV SIZE BACKING OFFSET: register an MR with arxe-regmr and keep
+# it registered until release_mr. Sets MR_LKEY, MR_ADDR, MR_VMPIN_KB (the
+# process's pinned memory while it holds the MR).
+# shellcheck disable=SC2034 # MR_* are read by the scripts that source this file
+hold_mr() {
+	local i
+
+	rm -f /tmp/mr-in /tmp/mr-out
+	mkfifo /tmp/mr-in
+	timeout 600 "$HELPERS/arxe-regmr" -m "$3" -o "$4" -t 540 "$1" "$2" \
+		</tmp/mr-in >/tmp/mr-out 2>&1 &
+	MR_PID=$!
+	exec 8>/tmp/mr-in
+	for ((i = 0; i < 600; i++)); do
+		grep -q -e '^registered' -e 'failed' /tmp/mr-out 2>/dev/null && break
+		kill -0 "$MR_PID" 2>/dev/null || break
+		sleep 0.5
+	done
+	cat /tmp/mr-out
+	MR_LINE=$(grep '^registered' /tmp/mr-out) || {
+		release_mr
+		fail "arxe-regmr did not register $2 of $3 memory on $1"
+		return 1
+	}
+	MR_LKEY=$(field_of "$MR_LINE" lkey)
+	MR_ADDR=$(field_of "$MR_LINE" addr)
+	MR_VMPIN_KB=$(field_of "$MR_LINE" vmpin_kb)
+}
+
+# field_of LINE KEY: the value of KEY=VALUE in LINE.
+field_of() {
+	local word
+
+	for word in $1; do
+		case "$word" in
+		"$2"=*)
+			echo "${word#*=}"
+			return 0
+			;;
+		esac
+	done
+	return 1
+}
+
+# release_mr: deregister the MR of hold_mr; sets MR_VMPIN_AFTER_KB.
+# shellcheck disable=SC2034
+release_mr() {
+	exec 8>&-
+	wait "$MR_PID"
+	cat /tmp/mr-out
+	MR_VMPIN_AFTER_KB=$(sed -n 's/^deregistered vmpin_kb=//p' /tmp/mr-out)
+}
+
+# mr_attr NAME: driver attribute NAME (drv_NAME) of the held MR, as
+# rdma -dd res show mr prints it.
+mr_attr() {
+	rdma -dd res show mr | awk -v lkey="$MR_LKEY" -v name="drv_$1" '
+		/^dev / {
+			cur = 0
+			for (i = 1; i < NF; i++)
+				if ($i == "lkey" && $(i + 1) == lkey)
+					cur = 1
+		}
+		cur { for (i = 1; i < NF; i++) if ($i == name) { print $(i + 1); exit } }'
+}
+
+# expect_attrs NAME VALUE...: the held MR's attributes have these values.
+expect_attrs() {
+	local got bad=0
+
+	while [ $# -ge 2 ]; do
+		got=$(mr_attr "$1")
+		echo "drv_$1 = $got"
+		[ "$got" = "$2" ] || fail "drv_$1 is '$got', expected '$2'" || bad=1
+		shift 2
+	done
+	return "$bad"
+}
+
+# xlate_set MODE: translate new MRs of arxe with MODE.
+xlate_set() {
+	echo "$1" >/sys/module/arxe/parameters/xlate || return 1
+	[ "$(cat /sys/module/arxe/parameters/xlate)" = "$1" ] ||
+		fail "xlate reads $(cat /sys/module/arxe/parameters/xlate), not $1"
+}
+
+# wire_bytes: bytes received and sent on eth0 so far.
+wire_bytes() {
+	echo $(($(cat /sys/class/net/eth0/statistics/rx_bytes) +
+		$(cat /sys/class/net/eth0/statistics/tx_bytes)))
+}
+
+# cross_wire BYTES COMMAND...: COMMAND passes and eth0 carries at least
+# BYTES (its payload) in the two directions together.
+cross_wire() {
+	local min=$1 before after
+
+	shift
+	before=$(wire_bytes)
+	"$@" || return 1
+	after=$(wire_bytes)
+	echo "eth0 carried $((after - before)) bytes"
+	[ $((after - before)) -ge "$min" ] ||
+		fail "eth0 carried $((after - before)) bytes, less than the $min of payload"
+}

@@ -1,0 +1,140 @@
+#!/bin/bash
+# Guest tests of arxe's MR translation (kernel/arxe_iova.c, arxe_xlate.c):
+# in each mode (aligned, iova, pages) RC SEND/WRITE/READ are byte-exact
+# with 4 KiB, THP and hugetlbfs 2 MiB memory at odd offsets, on arxe0 and
+# against a stock rxe0 across the wire; aligned MRs report a one-entry,
+# 16-byte device table at an IOVA congruent with the address modulo 2 MiB
+# and huge-page memory mapped with 2 MiB IOMMU leaves; pages MRs report
+# rxe's per-page table; pinned memory returns to zero at deregistration;
+# a registration over RLIMIT_MEMLOCK fails as it does on rxe.
+#
+# Needs tools/guest --nics 2 and 4 GiB of memory (a 1 GiB THP MR).
+set -uo pipefail
+# shellcheck source=tests/guest/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+setup() {
+	setup_two_nodes || return 1
+	modprobe arxe && modprobe rdma_rxe || return 1
+	rdma link add arxe0 type arxe netdev eth0 || return 1
+	in_ns peer rdma link add rxe0 type rxe netdev eth1 || return 1
+	port_active "" arxe0 && port_active peer rxe0 || return 1
+	echo 48 >/proc/sys/vm/nr_hugepages
+	[ "$(cat /proc/sys/vm/nr_hugepages)" -ge 40 ] || fail "cannot reserve 2 MiB huge pages"
+	# Fault THP in synchronously, so a 1 GiB THP buffer is all huge pages.
+	echo always >/sys/kernel/mm/transparent_hugepage/defrag
+}
+
+# xfer_in MODE BACKING OFFSET [PEER PEER_IP]: arxe-xfer between arxe0
+# MRs of MODE (and PEER's, default arxe0) in BACKING memory at OFFSET.
+xfer_in() {
+	local mode=$1 backing=$2 offset=$3 peer=${4:-arxe0} pip=${5:-$A_IP} ga gb
+
+	xlate_set "$mode" || return 1
+	ga=$(gid_index "" arxe0 "$A_IP") || return 1
+	gb=$(gid_index "" "$peer" "$pip") || return 1
+	timeout 300 "$HELPERS/arxe-xfer" -m "$backing" -o "$offset" arxe0 "$ga" "$peer" "$gb"
+}
+
+# one_entry_table MODE SIZE BACKING OFFSET: an MR of MODE keeps one 16-byte
+# device-table entry; aligned ones sit at an IOVA congruent with their
+# address modulo 2 MiB.
+one_entry_table() {
+	local mode=$1 iova
+
+	xlate_set "$mode" && hold_mr arxe0 "$2" "$3" "$4" || return 1
+	if ! expect_attrs xlate "$mode" dev_entries 1 dev_bytes 16; then
+		release_mr
+		return 1
+	fi
+	iova=$(mr_attr iova)
+	echo "iova $iova, address $MR_ADDR, align_shift $(mr_attr align_shift)"
+	if [ "$mode" = aligned ] && (((iova - MR_ADDR) % (2 << 20) != 0)); then
+		release_mr
+		fail "iova $iova is not congruent with $MR_ADDR modulo 2 MiB"
+		return 1
+	fi
+	release_mr
+}
+
+# huge_leaves BACKING SIZE OFFSET L4K L2M L1G: an aligned MR of huge-page
+# BACKING is mapped with exactly these IOMMU leaves.
+huge_leaves() {
+	xlate_set aligned && hold_mr arxe0 "$2" "$1" "$3" || return 1
+	rdma -dd res show mr
+	if ! expect_attrs dev_bytes 16 leaves_4k "$4" leaves_2m "$5" leaves_1g "$6"; then
+		release_mr
+		return 1
+	fi
+	release_mr
+}
+
+pages_table() {
+	xlate_set pages && hold_mr arxe0 1M anon 0 || return 1
+	if ! expect_attrs xlate pages dev_entries 256 dev_bytes 4096; then
+		release_mr
+		return 1
+	fi
+	release_mr
+}
+
+# pinned_returns MODE: the process pins exactly the MR while it holds it,
+# and nothing after deregistering it.
+pinned_returns() {
+	xlate_set "$1" && hold_mr arxe0 64M thp 0 || return 1
+	if ! expect_attrs pinned $((64 << 20)); then
+		release_mr
+		return 1
+	fi
+	release_mr
+	echo "VmPin: $MR_VMPIN_KB kB while registered, $MR_VMPIN_AFTER_KB kB after"
+	[ "$MR_VMPIN_KB" -eq $((64 << 10)) ] || fail "VmPin was $MR_VMPIN_KB kB, not 65536" || return 1
+	[ "$MR_VMPIN_AFTER_KB" -eq 0 ] || fail "VmPin is $MR_VMPIN_AFTER_KB kB after deregistration"
+}
+
+# memlock_like_rxe MODE: over RLIMIT_MEMLOCK (1 MiB, without CAP_IPC_LOCK)
+# a 4 MiB registration fails on arxe0 with the errno stock rxe0 gives.
+memlock_like_rxe() {
+	local a r
+
+	xlate_set "$1" || return 1
+	a=$( (ulimit -l 1024 && setpriv --bounding-set -ipc_lock \
+		"$HELPERS/arxe-regmr" -t 0 arxe0 4M) </dev/null 2>&1)
+	r=$( (ulimit -l 1024 && setpriv --bounding-set -ipc_lock \
+		"$HELPERS/arxe-regmr" -t 0 rxe0 4M) </dev/null 2>&1)
+	echo "arxe0: $a"
+	echo "rxe0:  $r"
+	case "$r" in
+	"reg_mr failed: errno="*) ;;
+	*) fail "stock rxe0 did not refuse the registration" || return 1 ;;
+	esac
+	[ "${a%%(*}" = "${r%%(*}" ] || fail "arxe0 and rxe0 fail differently"
+}
+
+tap_begin
+t setup setup
+t aligned-xfer-anon xfer_in aligned anon 0
+t aligned-xfer-thp-odd-offset xfer_in aligned thp 4097
+t aligned-xfer-huge2m-odd-offset xfer_in aligned huge2m 1048579
+t aligned-xfer-wire-to-rxe0 cross_wire 15000000 xfer_in aligned thp 12345 rxe0 "$P_IP"
+t iova-xfer-anon xfer_in iova anon 0
+t iova-xfer-thp-odd-offset xfer_in iova thp 4097
+t iova-xfer-huge2m-odd-offset xfer_in iova huge2m 1048579
+t iova-xfer-wire-to-rxe0 cross_wire 15000000 xfer_in iova thp 12345 rxe0 "$P_IP"
+t pages-xfer-anon xfer_in pages anon 0
+t pages-xfer-thp-odd-offset xfer_in pages thp 4097
+t pages-xfer-huge2m-odd-offset xfer_in pages huge2m 1048579
+t pages-xfer-wire-to-rxe0 cross_wire 15000000 xfer_in pages thp 12345 rxe0 "$P_IP"
+t aligned-table-one-entry-4k one_entry_table aligned 4K anon 0
+t aligned-table-one-entry-1m one_entry_table aligned 1M anon 123
+t iova-table-one-entry-1m one_entry_table iova 1M anon 0
+t pages-table-per-page-1m pages_table
+t aligned-thp-64m-2m-leaves huge_leaves thp 64M 4096 512 31 0
+t aligned-huge2m-64m-2m-leaves huge_leaves huge2m 64M 4096 512 31 0
+t aligned-thp-1g-2m-leaves huge_leaves thp 1G 0 0 512 0
+t aligned-pinned-returns-to-zero pinned_returns aligned
+t iova-pinned-returns-to-zero pinned_returns iova
+t aligned-memlock-errno-like-rxe memlock_like_rxe aligned
+t pages-memlock-errno-like-rxe memlock_like_rxe pages
+t kernel-log-clean kernel_clean
+tap_end
