@@ -78,8 +78,6 @@ struct arxe_mr {
 	u64 phys_pgsz;			/* best page size of the layout */
 };
 
-int arxe_xlate_init(void);
-void arxe_xlate_exit(void);
 struct device *arxe_find_xlate_dev(struct net_device *ndev);
 enum arxe_xlate_mode arxe_xlate_mode_for_new_mr(int access);
 int arxe_mr_init_user(struct rxe_dev *rxe, struct rxe_mr *mr, u64 start,
@@ -94,5 +92,8 @@ int arxe_mr_resolve(struct rxe_mr *mr, u64 iova, struct page **page,
 		    unsigned int *offset);
 
 int arxe_fill_res_mr_entry(struct sk_buff *msg, struct ib_mr *ibmr);
+void arxe_debugfs_init(void);
+void arxe_debugfs_exit(void);
+struct rxe_dev *arxe_dev_get_by_name(const char *name);
 
 #endif /* ARXE_H */

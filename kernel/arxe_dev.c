@@ -91,6 +91,26 @@ struct rxe_dev *arxe_dev_get_by_netdev(struct net_device *ndev)
 }
 
 /*
+ * arxe_dev_get_by_name - the registered arxe device called @name, or NULL.
+ * Process context. The caller must drop the reference with ib_device_put().
+ */
+struct rxe_dev *arxe_dev_get_by_name(const char *name)
+{
+	struct rxe_dev *rxe, *found = NULL;
+
+	mutex_lock(&arxe_devs_lock);
+	hlist_for_each_entry(rxe, &arxe_devs, arxe.node) {
+		if (!strcmp(dev_name(&rxe->ib_dev.dev), name) &&
+		    ib_device_try_get(&rxe->ib_dev)) {
+			found = rxe;
+			break;
+		}
+	}
+	mutex_unlock(&arxe_devs_lock);
+	return found;
+}
+
+/*
  * arxe_dev_unregister_all - unregister every arxe device, and no other.
  * Called at module exit, after the link ops are unregistered so that no
  * new device can appear. An unregistration that is already under way (a

@@ -5,8 +5,16 @@
  * table costs, how the IOMMU maps it, and what common hardware would need
  * for the same MR (8-byte MTT entries at 4 KiB pages, at the best page
  * size of the physical layout, and at the best page size of arxe's IOVA).
+ *
+ * And, for tests, what the IOMMU maps a bus address to:
+ * /sys/kernel/debug/arxe/iova_to_phys takes "DEVICE BUS_ADDRESS" written
+ * to it and reads back "DEVICE BUS_ADDRESS PHYS" (PHYS "none" when the
+ * translation device's IOMMU maps nothing there).
  */
 
+#include <linux/debugfs.h>
+#include <linux/iommu.h>
+#include <linux/mutex.h>
 #include <net/netlink.h>
 #include <rdma/rdma_netlink.h>
 #include <rdma/restrack.h>
@@ -86,4 +94,75 @@ int arxe_fill_res_mr_entry(struct sk_buff *msg, struct ib_mr *ibmr)
 	}
 	nla_nest_end(msg, table);
 	return 0;
+}
+
+static struct dentry *arxe_debugfs;
+static DEFINE_MUTEX(arxe_query_lock);
+static char arxe_query_result[128];
+
+static ssize_t arxe_iova_to_phys_write(struct file *file, const char __user *ubuf,
+				       size_t count, loff_t *ppos)
+{
+	char buf[96], name[IB_DEVICE_NAME_MAX];
+	struct iommu_domain *domain = NULL;
+	struct rxe_dev *rxe;
+	phys_addr_t phys = 0;
+	u64 bus;
+
+	if (count >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, count))
+		return -EFAULT;
+	buf[count] = '\0';
+	if (sscanf(buf, "%63s %llx", name, &bus) != 2)
+		return -EINVAL;
+	rxe = arxe_dev_get_by_name(name);
+	if (!rxe)
+		return -ENODEV;
+	if (rxe->arxe.xlate_dev)
+		domain = iommu_get_domain_for_dev(rxe->arxe.xlate_dev);
+	if (domain)
+		phys = iommu_iova_to_phys(domain, bus);
+	ib_device_put(&rxe->ib_dev);
+
+	mutex_lock(&arxe_query_lock);
+	if (phys)
+		scnprintf(arxe_query_result, sizeof(arxe_query_result),
+			  "%s 0x%llx 0x%llx\n", name, bus, (u64)phys);
+	else
+		scnprintf(arxe_query_result, sizeof(arxe_query_result),
+			  "%s 0x%llx none\n", name, bus);
+	mutex_unlock(&arxe_query_lock);
+	return count;
+}
+
+static ssize_t arxe_iova_to_phys_read(struct file *file, char __user *ubuf,
+				      size_t count, loff_t *ppos)
+{
+	char buf[sizeof(arxe_query_result)];
+
+	mutex_lock(&arxe_query_lock);
+	strscpy(buf, arxe_query_result, sizeof(buf));
+	mutex_unlock(&arxe_query_lock);
+	return simple_read_from_buffer(ubuf, count, ppos, buf, strlen(buf));
+}
+
+static const struct file_operations arxe_iova_to_phys_fops = {
+	.owner = THIS_MODULE,
+	.write = arxe_iova_to_phys_write,
+	.read = arxe_iova_to_phys_read,
+	.llseek = default_llseek,
+};
+
+/* Module init: the debugfs files (which, like all debugfs, may be absent). */
+void arxe_debugfs_init(void)
+{
+	arxe_debugfs = debugfs_create_dir("arxe", NULL);
+	debugfs_create_file("iova_to_phys", 0600, arxe_debugfs, NULL,
+			    &arxe_iova_to_phys_fops);
+}
+
+void arxe_debugfs_exit(void)
+{
+	debugfs_remove(arxe_debugfs);
 }

@@ -372,3 +372,29 @@ cross_wire() {
 	[ $((after - before)) -ge "$min" ] ||
 		fail "eth0 carried $((after - before)) bytes, less than the $min of payload"
 }
+
+# xfer_in MODE BACKING OFFSET [PEER PEER_IP [MR_SIZE]]: arxe-xfer between
+# arxe0 MRs of MODE (and PEER's, default arxe0) in BACKING memory at
+# OFFSET; with MR_SIZE, the peer's MR is that large (traffic at its end).
+xfer_in() {
+	local mode=$1 backing=$2 offset=$3 peer=${4:-arxe0} pip=${5:-$A_IP} ga gb
+	local args=(-m "$backing" -o "$offset")
+
+	[ -n "${6:-}" ] && args+=(-S "$6")
+	xlate_set "$mode" || return 1
+	ga=$(gid_index "" arxe0 "$A_IP") || return 1
+	gb=$(gid_index "" "$peer" "$pip") || return 1
+	timeout 600 "$HELPERS/arxe-xfer" "${args[@]}" arxe0 "$ga" "$peer" "$gb"
+}
+
+# huge_leaves BACKING SIZE OFFSET L4K L2M L1G: an aligned MR of huge-page
+# BACKING is mapped with exactly these IOMMU leaves.
+huge_leaves() {
+	xlate_set aligned && hold_mr arxe0 "$2" "$1" "$3" || return 1
+	rdma -dd res show mr
+	if ! expect_attrs dev_bytes 16 leaves_4k "$4" leaves_2m "$5" leaves_1g "$6"; then
+		release_mr
+		return 1
+	fi
+	release_mr
+}

@@ -7,6 +7,7 @@
 #define ARXE_TEST_MEM_H
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -71,6 +72,28 @@ static inline unsigned char *alloc_backed(enum backing b, size_t len, size_t off
 	for (i = 0; i < size; i += 4096)
 		p[i] = 0;
 	return p + offset;
+}
+
+/* parse_size - bytes of "N", "NK", "NM" or "NG". */
+static inline size_t parse_size(const char *s)
+{
+	char *end;
+	size_t v = strtoull(s, &end, 0);
+
+	switch (*end) {
+	case 'G':
+		v <<= 10;
+		/* fall through */
+	case 'M':
+		v <<= 10;
+		/* fall through */
+	case 'K':
+		v <<= 10;
+		break;
+	default:
+		break;
+	}
+	return v;
 }
 
 #endif /* ARXE_TEST_MEM_H */

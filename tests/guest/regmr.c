@@ -38,27 +38,6 @@ static long vmpin_kb(void)
 	return kb;
 }
 
-static size_t parse_size(const char *s)
-{
-	char *end;
-	size_t v = strtoull(s, &end, 0);
-
-	switch (*end) {
-	case 'G':
-		v <<= 10;
-		/* fall through */
-	case 'M':
-		v <<= 10;
-		/* fall through */
-	case 'K':
-		v <<= 10;
-		break;
-	default:
-		break;
-	}
-	return v;
-}
-
 int main(int argc, char **argv)
 {
 	enum backing backing = MEM_ANON;

@@ -2,11 +2,12 @@
 /*
  * arxe-xfer - RC transfers between two devices, checked byte for byte.
  *
- *   arxe-xfer [-n ITERS] [-m BACKING] [-o OFFSET] DEV_A GID_A DEV_B GID_B
+ *   arxe-xfer [-n ITERS] [-m BACKING] [-o OFFSET] [-S SIZE] DEV_A GID_A DEV_B GID_B
  *
  * BACKING is the memory of both buffers: anon (4 KiB pages, the default),
  * thp, huge2m or huge1g (hugetlbfs); OFFSET places each buffer that many
- * bytes into it (default 0).
+ * bytes into it (default 0). SIZE (bytes, suffixes K, M, G) makes B's MR
+ * that large, with all of B's traffic in its last 4 MiB + 64 bytes.
  *
  * Opens both devices in one process (they may be the same device, or two
  * devices whose traffic crosses a wire), connects one RC QP on each to the
@@ -15,8 +16,11 @@
  *   send   A SEND -> B RECV
  *   write  A RDMA WRITE into B's MR
  *   read   A RDMA READ from B's MR
- * then compares the destination with the source byte for byte. Prints one
- * line per operation and size; exits 1 on the first error or mismatch.
+ * then compares the destination with the source byte for byte; then runs
+ * atomics (fetch-and-add, compare-and-swap that hits and one that misses)
+ * on 8-byte words at B's MR's start, across a page boundary's edge and at
+ * its end, checking the fetched values and the memory. Prints one line
+ * per operation and size; exits 1 on the first error or mismatch.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -36,6 +40,7 @@ static const size_t sizes[] = { 1, 63, 4096, 65536 + 7, 1u << 20, MAX_MSG };
 
 struct side {
 	const char *name;
+	size_t mr_len;
 	int gid_index;
 	struct ibv_context *ctx;
 	struct ibv_pd *pd;
@@ -100,18 +105,23 @@ static int open_side(struct ibv_device **list, struct side *s)
 	s->mtu = port.active_mtu;
 	s->pd = ibv_alloc_pd(s->ctx);
 	s->cq = ibv_create_cq(s->ctx, 8, NULL, NULL, 0);
-	s->buf = alloc_backed(backing, MAX_MSG + 64, buf_offset);
+	if (!s->mr_len)
+		s->mr_len = MAX_MSG + 64;
+	s->buf = alloc_backed(backing, s->mr_len, buf_offset);
 	if (!s->pd || !s->cq || !s->buf) {
 		fprintf(stderr, "%s: cannot allocate PD, CQ or buffer\n", s->name);
 		return -1;
 	}
-	s->mr = ibv_reg_mr(s->pd, s->buf, MAX_MSG + 64,
+	s->mr = ibv_reg_mr(s->pd, s->buf, s->mr_len,
 			   IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
-			   IBV_ACCESS_REMOTE_READ);
+			   IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC);
 	if (!s->mr) {
-		fprintf(stderr, "%s: ibv_reg_mr: %s\n", s->name, strerror(errno));
+		fprintf(stderr, "%s: ibv_reg_mr of %zu bytes: %s\n", s->name,
+			s->mr_len, strerror(errno));
 		return -1;
 	}
+	/* traffic goes to the MR's last MAX_MSG + 64 bytes */
+	s->buf += s->mr_len - (MAX_MSG + 64);
 	init.send_cq = s->cq;
 	init.recv_cq = s->cq;
 	s->qp = ibv_create_qp(s->pd, &init);
@@ -128,7 +138,8 @@ static int connect_side(struct side *s, struct side *peer, enum ibv_mtu mtu)
 	struct ibv_qp_attr a = {
 		.qp_state = IBV_QPS_INIT,
 		.port_num = 1,
-		.qp_access_flags = IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ,
+		.qp_access_flags = IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ |
+				   IBV_ACCESS_REMOTE_ATOMIC,
 	};
 
 	if (ibv_modify_qp(s->qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
@@ -279,6 +290,81 @@ static int run(struct side *a, struct side *b, size_t len)
 	return 0;
 }
 
+/* One atomic of A on B's word at @off; the fetched value lands in a->buf. */
+static int atomic_op(struct side *a, struct side *b, enum ibv_wr_opcode op,
+		     size_t off, uint64_t compare_add, uint64_t swap)
+{
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)a->buf, .length = 8, .lkey = a->mr->lkey,
+	};
+	struct ibv_send_wr wr = {
+		.sg_list = &sge, .num_sge = 1, .opcode = op,
+		.send_flags = IBV_SEND_SIGNALED,
+	}, *bad;
+
+	wr.wr.atomic.remote_addr = (uintptr_t)b->buf + off;
+	wr.wr.atomic.rkey = b->mr->rkey;
+	wr.wr.atomic.compare_add = compare_add;
+	wr.wr.atomic.swap = swap;
+	if (ibv_post_send(a->qp, &wr, &bad)) {
+		fprintf(stderr, "%s: ibv_post_send(atomic): %s\n", a->name,
+			strerror(errno));
+		return -1;
+	}
+	return wait_completion(a, "ATOMIC");
+}
+
+/* The value the last atomic fetched (a->buf need not be 8-byte aligned). */
+static uint64_t fetched(struct side *a)
+{
+	uint64_t v;
+
+	memcpy(&v, a->buf, sizeof(v));
+	return v;
+}
+
+static int expect_u64(const char *what, size_t off, uint64_t got, uint64_t want)
+{
+	if (got == want)
+		return 0;
+	printf("FAIL %s at %zu: 0x%016" PRIx64 ", expected 0x%016" PRIx64 "\n",
+	       what, off, got, want);
+	return -1;
+}
+
+static int run_atomics(struct side *a, struct side *b)
+{
+	uintptr_t base = (uintptr_t)b->buf, page = (base + 4096) & ~(uintptr_t)4095;
+	/* the first aligned word, the words around a page boundary, the last */
+	const size_t offs[] = {
+		((base + 7) & ~(uintptr_t)7) - base,
+		page - 8 - base,
+		page - base,
+		((base + MAX_MSG + 64 - 8) & ~(uintptr_t)7) - base,
+	};
+	uint64_t *word, old;
+	size_t k, off;
+
+	for (k = 0; k < sizeof(offs) / sizeof(offs[0]); k++) {
+		off = offs[k];
+		word = (uint64_t *)(b->buf + off);
+		fill_random((unsigned char *)&old, sizeof(old));
+		*word = old;
+		if (atomic_op(a, b, IBV_WR_ATOMIC_FETCH_AND_ADD, off, 5, 0) ||
+		    expect_u64("fetch-and-add fetched", off, fetched(a), old) ||
+		    expect_u64("fetch-and-add memory", off, *word, old + 5) ||
+		    atomic_op(a, b, IBV_WR_ATOMIC_CMP_AND_SWP, off, old + 5,
+			      ~old) ||
+		    expect_u64("compare-and-swap fetched", off, fetched(a), old + 5) ||
+		    expect_u64("compare-and-swap memory", off, *word, ~old) ||
+		    atomic_op(a, b, IBV_WR_ATOMIC_CMP_AND_SWP, off, old, 7) ||
+		    expect_u64("missed compare-and-swap memory", off, *word, ~old))
+			return -1;
+		printf("ok   atomics at %zu: fetch-and-add and compare-and-swap\n", off);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct side a = {}, b = {};
@@ -287,7 +373,7 @@ int main(int argc, char **argv)
 	enum ibv_mtu mtu;
 	size_t k;
 
-	while ((opt = getopt(argc, argv, "n:m:o:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:m:o:S:")) != -1) {
 		switch (opt) {
 		case 'n':
 			iters = atoi(optarg);
@@ -298,6 +384,13 @@ int main(int argc, char **argv)
 			break;
 		case 'o':
 			buf_offset = strtoul(optarg, NULL, 0);
+			break;
+		case 'S':
+			b.mr_len = parse_size(optarg);
+			if (b.mr_len < MAX_MSG + 64) {
+				fprintf(stderr, "-S must be at least %u\n", MAX_MSG + 64);
+				return 2;
+			}
 			break;
 		default:
 			goto usage;
@@ -320,16 +413,19 @@ int main(int argc, char **argv)
 	mtu = a.mtu < b.mtu ? a.mtu : b.mtu;
 	if (connect_side(&a, &b, mtu) || connect_side(&b, &a, mtu))
 		return 1;
-	for (i = 0; i < iters; i++)
+	for (i = 0; i < iters; i++) {
 		for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++)
 			if (run(&a, &b, sizes[k]))
 				return 1;
-	printf("%s <-> %s: %d round(s) of send/write/read verified\n", a.name,
-	       b.name, iters);
+		if (run_atomics(&a, &b))
+			return 1;
+	}
+	printf("%s <-> %s: %d round(s) of send/write/read/atomics verified\n",
+	       a.name, b.name, iters);
 	return 0;
 usage:
 	fprintf(stderr,
-		"usage: %s [-n ITERS] [-m BACKING] [-o OFFSET] DEV_A GID_A DEV_B GID_B\n",
+		"usage: %s [-n ITERS] [-m BACKING] [-o OFFSET] [-S SIZE] DEV_A GID_A DEV_B GID_B\n",
 		argv[0]);
 	return 2;
 }

@@ -23,17 +23,35 @@ setup() {
 	[ "$(cat /proc/sys/vm/nr_hugepages)" -ge 40 ] || fail "cannot reserve 2 MiB huge pages"
 	# Fault THP in synchronously, so a 1 GiB THP buffer is all huge pages.
 	echo always >/sys/kernel/mm/transparent_hugepage/defrag
+	mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
 }
 
-# xfer_in MODE BACKING OFFSET [PEER PEER_IP]: arxe-xfer between arxe0
-# MRs of MODE (and PEER's, default arxe0) in BACKING memory at OFFSET.
-xfer_in() {
-	local mode=$1 backing=$2 offset=$3 peer=${4:-arxe0} pip=${5:-$A_IP} ga gb
+# translates BUS: what arxe0's IOMMU maps bus address BUS to ("none" if
+# nothing), from /sys/kernel/debug/arxe/iova_to_phys.
+translates() {
+	echo "arxe0 $1" >/sys/kernel/debug/arxe/iova_to_phys || return 1
+	awk '{ print $3 }' /sys/kernel/debug/arxe/iova_to_phys
+}
 
-	xlate_set "$mode" || return 1
-	ga=$(gid_index "" arxe0 "$A_IP") || return 1
-	gb=$(gid_index "" "$peer" "$pip") || return 1
-	timeout 300 "$HELPERS/arxe-xfer" -m "$backing" -o "$offset" arxe0 "$ga" "$peer" "$gb"
+# dereg_unmaps MODE: while an MR of MODE is registered its first and last
+# bus addresses translate; after deregistration neither does.
+dereg_unmaps() {
+	local iova last before1 before2 after1 after2
+
+	xlate_set "$1" && hold_mr arxe0 4M thp 100 || return 1
+	iova=$(mr_attr iova)
+	last=$(printf '0x%x' $((iova + (4 << 20) - 1)))
+	before1=$(translates "$iova") && before2=$(translates "$last") || return 1
+	release_mr
+	after1=$(translates "$iova") && after2=$(translates "$last") || return 1
+	echo "$iova: $before1 -> $after1; $last: $before2 -> $after2"
+	if [ "$before1" = none ] || [ "$before2" = none ]; then
+		fail "the registered MR's bus addresses do not translate"
+		return 1
+	fi
+	if [ "$after1" != none ] || [ "$after2" != none ]; then
+		fail "bus addresses still translate after deregistration"
+	fi
 }
 
 # one_entry_table MODE SIZE BACKING OFFSET: an MR of MODE keeps one 16-byte
@@ -52,18 +70,6 @@ one_entry_table() {
 	if [ "$mode" = aligned ] && (((iova - MR_ADDR) % (2 << 20) != 0)); then
 		release_mr
 		fail "iova $iova is not congruent with $MR_ADDR modulo 2 MiB"
-		return 1
-	fi
-	release_mr
-}
-
-# huge_leaves BACKING SIZE OFFSET L4K L2M L1G: an aligned MR of huge-page
-# BACKING is mapped with exactly these IOMMU leaves.
-huge_leaves() {
-	xlate_set aligned && hold_mr arxe0 "$2" "$1" "$3" || return 1
-	rdma -dd res show mr
-	if ! expect_attrs dev_bytes 16 leaves_4k "$4" leaves_2m "$5" leaves_1g "$6"; then
-		release_mr
 		return 1
 	fi
 	release_mr
@@ -134,6 +140,8 @@ t aligned-huge2m-64m-2m-leaves huge_leaves huge2m 64M 4096 512 31 0
 t aligned-thp-1g-2m-leaves huge_leaves thp 1G 0 0 512 0
 t aligned-pinned-returns-to-zero pinned_returns aligned
 t iova-pinned-returns-to-zero pinned_returns iova
+t aligned-dereg-unmaps-iova dereg_unmaps aligned
+t iova-dereg-unmaps-iova dereg_unmaps iova
 t aligned-memlock-errno-like-rxe memlock_like_rxe aligned
 t pages-memlock-errno-like-rxe memlock_like_rxe pages
 t kernel-log-clean kernel_clean
