@@ -74,6 +74,7 @@ struct arxe_mr {
 	unsigned long npages;		/* aligned: pins in mm->pinned_vm */
 	struct mm_struct *mm;		/* aligned: grabbed */
 	bool writable;
+	bool counted;			/* in the device's counters */
 	u64 leaves[ARXE_NR_LEAVES];	/* IOMMU leaves by size */
 	u64 phys_pgsz;			/* best page size of the layout */
 };

@@ -132,6 +132,31 @@ static enum arxe_xlate_mode arxe_mr_choose_mode(struct rxe_dev *rxe,
 	return mode;
 }
 
+static const enum rxe_counters arxe_mode_counter[] = {
+	[ARXE_XLATE_PAGES] = ARXE_CNT_MR_PAGES,
+	[ARXE_XLATE_IOVA] = ARXE_CNT_MR_IOVA,
+	[ARXE_XLATE_ALIGNED] = ARXE_CNT_MR_ALIGNED,
+	[ARXE_XLATE_FALLBACK] = ARXE_CNT_MR_FALLBACK,
+};
+
+/* Bytes of the device table of a registered user MR. */
+static u64 arxe_mr_table_bytes(struct rxe_mr *mr)
+{
+	if (arxe_mr_translated(mr))
+		return sizeof(mr->xlate.bus) + sizeof(mr->xlate.span);
+	return (u64)mr->num_buf * sizeof(struct rxe_mr_page);
+}
+
+/* Count a user MR in (@sign 1) or out of (-1) the device's counters. */
+static void arxe_mr_count(struct rxe_mr *mr, int sign)
+{
+	struct rxe_dev *rxe = to_rdev(mr->ibmr.device);
+
+	rxe_counter_add(rxe, arxe_mode_counter[mr->xlate.mode], sign);
+	rxe_counter_add(rxe, ARXE_CNT_TABLE_BYTES,
+			sign * (s64)arxe_mr_table_bytes(mr));
+}
+
 /* Note one physically contiguous run of a user MR in its layout. */
 static void arxe_mr_add_run(struct arxe_mr *x, struct arxe_layout *layout,
 			    u64 off, phys_addr_t phys, u64 len)
@@ -457,6 +482,12 @@ int arxe_mr_init_user(struct rxe_dev *rxe, struct rxe_mr *mr, u64 start,
 	}
 	mr->ibmr.type = IB_MR_TYPE_USER;
 	mr->state = RXE_MR_STATE_VALID;
+	if (x->mode == ARXE_XLATE_FALLBACK)
+		rxe_counter_inc(rxe, ARXE_CNT_FALLBACKS);
+	if (arxe_mr_translated(mr))
+		rxe_counter_inc(rxe, ARXE_CNT_IOVA_ALLOCS);
+	arxe_mr_count(mr, 1);
+	x->counted = true;
 	return 0;
 }
 
@@ -468,6 +499,9 @@ void arxe_mr_release(struct rxe_mr *mr)
 {
 	struct arxe_mr *x = &mr->xlate;
 
+	if (x->counted)
+		arxe_mr_count(mr, -1);
+	x->counted = false;
 	switch (x->mode) {
 	case ARXE_XLATE_ALIGNED:
 		/* a failed registration undid itself and left no mm */

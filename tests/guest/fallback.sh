@@ -13,12 +13,18 @@ setup() {
 }
 
 reports_fallback() {
+	local fb0 fb1
+
+	fb0=$(counter arxe0 xlate_fallbacks)
 	xlate_set "$1" && hold_mr arxe0 1M anon 0 || return 1
 	if ! expect_attrs xlate fallback dev_entries 256 dev_bytes 4096; then
 		release_mr
 		return 1
 	fi
 	release_mr
+	fb1=$(counter arxe0 xlate_fallbacks)
+	echo "xlate_fallbacks $fb0 -> $fb1"
+	[ $((fb1 - fb0)) -eq 1 ] || fail "xlate_fallbacks did not count the fallback"
 }
 
 xfer_fallback() {

@@ -398,3 +398,9 @@ huge_leaves() {
 	fi
 	release_mr
 }
+
+# counter DEV NAME: port counter NAME of DEV, from rdma statistic.
+counter() {
+	rdma statistic show link "$1/1" | awk -v name="$2" '
+		{ for (i = 1; i < NF; i++) if ($i == name) { print $(i + 1); exit } }'
+}

@@ -33,6 +33,35 @@ translates() {
 	awk '{ print $3 }' /sys/kernel/debug/arxe/iova_to_phys
 }
 
+# counted MODE TABLE_BYTES: while an MR of MODE (1 MiB, 4 KiB pages) is
+# registered, arxe0's counters show one more MR of MODE and TABLE_BYTES
+# more device table (and one IOVA allocation more unless pages); after
+# deregistration the MR and table counts are back.
+counted() {
+	local mode=$1 bytes=$2 mrs0 tb0 ia0 mrs1 tb1 ia1
+
+	xlate_set "$mode" || return 1
+	mrs0=$(counter arxe0 "xlate_mrs_$mode") tb0=$(counter arxe0 xlate_table_bytes)
+	ia0=$(counter arxe0 xlate_iova_allocs)
+	hold_mr arxe0 1M anon 0 || return 1
+	mrs1=$(counter arxe0 "xlate_mrs_$mode") tb1=$(counter arxe0 xlate_table_bytes)
+	ia1=$(counter arxe0 xlate_iova_allocs)
+	release_mr
+	echo "xlate_mrs_$mode $mrs0 -> $mrs1 -> $(counter arxe0 "xlate_mrs_$mode")"
+	echo "xlate_table_bytes $tb0 -> $tb1 -> $(counter arxe0 xlate_table_bytes)"
+	echo "xlate_iova_allocs $ia0 -> $ia1"
+	[ -n "$mrs0" ] && [ -n "$tb0" ] && [ -n "$ia0" ] || fail "missing counters" || return 1
+	[ $((mrs1 - mrs0)) -eq 1 ] || fail "xlate_mrs_$mode did not count the MR" || return 1
+	[ $((tb1 - tb0)) -eq "$bytes" ] || fail "xlate_table_bytes grew by $((tb1 - tb0)), not $bytes" || return 1
+	if [ "$mode" = pages ]; then
+		[ "$ia1" -eq "$ia0" ] || fail "a pages MR allocated IOVA" || return 1
+	else
+		[ $((ia1 - ia0)) -eq 1 ] || fail "xlate_iova_allocs grew by $((ia1 - ia0)), not 1" || return 1
+	fi
+	[ "$(counter arxe0 "xlate_mrs_$mode")" -eq "$mrs0" ] || fail "xlate_mrs_$mode not back" || return 1
+	[ "$(counter arxe0 xlate_table_bytes)" -eq "$tb0" ] || fail "xlate_table_bytes not back"
+}
+
 # dereg_unmaps MODE: while an MR of MODE is registered its first and last
 # bus addresses translate; after deregistration neither does.
 dereg_unmaps() {
@@ -140,6 +169,9 @@ t aligned-huge2m-64m-2m-leaves huge_leaves huge2m 64M 4096 512 31 0
 t aligned-thp-1g-2m-leaves huge_leaves thp 1G 0 0 512 0
 t aligned-pinned-returns-to-zero pinned_returns aligned
 t iova-pinned-returns-to-zero pinned_returns iova
+t aligned-counted counted aligned 16
+t iova-counted counted iova 16
+t pages-counted counted pages 4096
 t aligned-dereg-unmaps-iova dereg_unmaps aligned
 t iova-dereg-unmaps-iova dereg_unmaps iova
 t aligned-memlock-errno-like-rxe memlock_like_rxe aligned
