@@ -17,6 +17,8 @@
 #include <linux/list.h>
 #include <linux/types.h>
 
+#include <rdma/arxe-abi.h>
+
 #include "arxe_model.h"
 
 struct device;
@@ -50,10 +52,14 @@ void arxe_dev_unregister_all(void);
 
 /* How an MR's addresses are translated (module parameter xlate). */
 enum arxe_xlate_mode {
-	ARXE_XLATE_PAGES,	/* rxe's table, one entry per 4 KiB page */
-	ARXE_XLATE_IOVA,	/* the umem mapped with dma_map_sgtable() */
-	ARXE_XLATE_ALIGNED,	/* own pins, huge-page-congruent IOVA */
-	ARXE_XLATE_FALLBACK,	/* no translating IOMMU: rxe's page table */
+	/* rxe's table, one entry per 4 KiB page */
+	ARXE_XLATE_PAGES = ARXE_MR_XLATE_PAGES,
+	/* the umem mapped with dma_map_sgtable() */
+	ARXE_XLATE_IOVA = ARXE_MR_XLATE_IOVA,
+	/* own pins, huge-page-congruent IOVA */
+	ARXE_XLATE_ALIGNED = ARXE_MR_XLATE_ALIGNED,
+	/* no translating IOMMU: rxe's page table */
+	ARXE_XLATE_FALLBACK = ARXE_MR_XLATE_FALLBACK,
 };
 
 /*
@@ -70,6 +76,7 @@ struct arxe_mr {
 	size_t place;			/* aligned: offset of page 0 in it */
 	dma_addr_t bus;			/* iova, aligned: bus address of va */
 	u64 va;				/* the registered start address */
+	u64 length;			/* the registered length */
 	u64 span;			/* whole pages mapped from va's page */
 	unsigned long npages;		/* aligned: pins in mm->pinned_vm */
 	struct mm_struct *mm;		/* aligned: grabbed */
@@ -92,7 +99,9 @@ int arxe_mr_copy(struct rxe_mr *mr, u64 iova, void *addr, unsigned int length,
 int arxe_mr_resolve(struct rxe_mr *mr, u64 iova, struct page **page,
 		    unsigned int *offset);
 
+struct ib_udata;
 int arxe_fill_res_mr_entry(struct sk_buff *msg, struct ib_mr *ibmr);
+int arxe_mr_copy_to_udata(struct rxe_mr *mr, struct ib_udata *udata);
 void arxe_debugfs_init(void);
 void arxe_debugfs_exit(void);
 struct rxe_dev *arxe_dev_get_by_name(const char *name);

@@ -448,6 +448,7 @@ int arxe_mr_init_user(struct rxe_dev *rxe, struct rxe_mr *mr, u64 start,
 
 	x->mode = arxe_mr_choose_mode(rxe, access);
 	x->va = start;
+	x->length = length;
 	x->writable = ib_access_writable(access);
 	x->domain = x->mode == ARXE_XLATE_IOVA || x->mode == ARXE_XLATE_ALIGNED ?
 		    arxe_dma_domain(dev) : NULL;

@@ -18,12 +18,70 @@
 #include <net/netlink.h>
 #include <rdma/rdma_netlink.h>
 #include <rdma/restrack.h>
+#include <rdma/uverbs_ioctl.h>
 
 #include "rxe.h"
 #include "arxe.h"
 
 /* Bytes of one entry of rxe's page table. */
 #define ARXE_PAGE_ENTRY_BYTES sizeof(struct rxe_mr_page)
+
+/*
+ * arxe_mr_describe - the translation facts of a registered user MR, as
+ * both the netlink report and the REG_MR response give them.
+ */
+static void arxe_mr_describe(struct rxe_mr *mr, struct arxe_mr_xlate *d)
+{
+	struct arxe_mr *x = &mr->xlate;
+	u64 iova_pgsz;
+
+	memset(d, 0, sizeof(*d));
+	d->mode = x->mode;
+	d->pinned_bytes = x->span;
+	if (arxe_mr_translated(mr)) {
+		d->dev_table_entries = 1;
+		d->dev_table_bytes = sizeof(x->bus) + sizeof(x->span);
+	} else {
+		d->dev_table_entries = mr->num_buf;
+		d->dev_table_bytes = (u64)mr->num_buf * ARXE_PAGE_ENTRY_BYTES;
+	}
+	d->hw_mtt_4k_bytes = ARXE_MTT_ENTRY_BYTES *
+			     arxe_pages_covering(x->va, x->length, ARXE_SZ_4K);
+	d->hw_mtt_phys_bytes = ARXE_MTT_ENTRY_BYTES *
+			       arxe_pages_covering(x->va, x->length, x->phys_pgsz);
+	if (!arxe_mr_translated(mr))
+		return;
+	d->iova = x->bus;
+	d->align_shift = arxe_congruence_shift(x->bus, x->va);
+	d->iommu_leaves_4k = x->leaves[ARXE_LEAF_4K];
+	d->iommu_leaves_2m = x->leaves[ARXE_LEAF_2M];
+	d->iommu_leaves_1g = x->leaves[ARXE_LEAF_1G];
+	iova_pgsz = 1ULL << min(d->align_shift, 30U);
+	d->hw_mtt_iova_bytes = ARXE_MTT_ENTRY_BYTES *
+			       arxe_pages_covering(x->va, x->length, iova_pgsz);
+}
+
+/*
+ * arxe_mr_copy_to_udata - give the provider the MR's translation, at the
+ * address its REG_MR command names, if it names one. Process context, at
+ * registration, in the registering process.
+ */
+int arxe_mr_copy_to_udata(struct rxe_mr *mr, struct ib_udata *udata)
+{
+	struct arxe_reg_mr_cmd cmd;
+	struct arxe_mr_xlate xlate;
+
+	if (!udata || udata->inlen < sizeof(cmd))
+		return 0;
+	if (ib_copy_from_udata(&cmd, udata, sizeof(cmd)))
+		return -EFAULT;
+	if (!cmd.xlate_addr)
+		return 0;
+	arxe_mr_describe(mr, &xlate);
+	if (copy_to_user(u64_to_user_ptr(cmd.xlate_addr), &xlate, sizeof(xlate)))
+		return -EFAULT;
+	return 0;
+}
 
 static int arxe_put_u64(struct sk_buff *msg, const char *name, u64 value)
 {
@@ -34,49 +92,35 @@ static int arxe_put_u64(struct sk_buff *msg, const char *name, u64 value)
 static int arxe_put_mr_attrs(struct sk_buff *msg, struct rxe_mr *mr)
 {
 	struct ib_mr *ibmr = &mr->ibmr;
-	struct arxe_mr *x = &mr->xlate;
-	u64 entries, iova_pgsz;
-	const char *mode;
+	struct arxe_mr_xlate d;
 
 	if (ibmr->type == IB_MR_TYPE_DMA)
-		mode = "dma";
-	else
-		mode = arxe_xlate_mode_name(x->mode);
-	if (rdma_nl_put_driver_string(msg, "xlate", mode))
-		return -EMSGSIZE;
-	if (ibmr->type == IB_MR_TYPE_DMA)
+		return rdma_nl_put_driver_string(msg, "xlate", "dma");
+	if (ibmr->type != IB_MR_TYPE_USER) {
+		if (rdma_nl_put_driver_string(msg, "xlate", "pages") ||
+		    arxe_put_u64(msg, "dev_entries", mr->num_buf) ||
+		    arxe_put_u64(msg, "dev_bytes",
+				 (u64)mr->num_buf * ARXE_PAGE_ENTRY_BYTES))
+			return -EMSGSIZE;
 		return 0;
+	}
 
-	entries = arxe_mr_translated(mr) ? 1 : mr->num_buf;
-	if (arxe_put_u64(msg, "dev_entries", entries) ||
-	    arxe_put_u64(msg, "dev_bytes", arxe_mr_translated(mr) ?
-			 sizeof(x->bus) + sizeof(x->span) :
-			 entries * ARXE_PAGE_ENTRY_BYTES))
-		return -EMSGSIZE;
-	if (ibmr->type != IB_MR_TYPE_USER)
-		return 0;
-
-	if (arxe_put_u64(msg, "pinned", x->span) ||
-	    arxe_put_u64(msg, "hw_mtt_4k",
-			 ARXE_MTT_ENTRY_BYTES *
-			 arxe_pages_covering(x->va, ibmr->length, ARXE_SZ_4K)) ||
-	    arxe_put_u64(msg, "hw_mtt_phys",
-			 ARXE_MTT_ENTRY_BYTES *
-			 arxe_pages_covering(x->va, ibmr->length, x->phys_pgsz)))
+	arxe_mr_describe(mr, &d);
+	if (rdma_nl_put_driver_string(msg, "xlate", arxe_xlate_mode_name(d.mode)) ||
+	    arxe_put_u64(msg, "dev_entries", d.dev_table_entries) ||
+	    arxe_put_u64(msg, "dev_bytes", d.dev_table_bytes) ||
+	    arxe_put_u64(msg, "pinned", d.pinned_bytes) ||
+	    arxe_put_u64(msg, "hw_mtt_4k", d.hw_mtt_4k_bytes) ||
+	    arxe_put_u64(msg, "hw_mtt_phys", d.hw_mtt_phys_bytes))
 		return -EMSGSIZE;
 	if (!arxe_mr_translated(mr))
 		return 0;
-
-	iova_pgsz = 1ULL << min(arxe_congruence_shift(x->bus, x->va), 30U);
-	if (rdma_nl_put_driver_u64_hex(msg, "iova", x->bus) ||
-	    rdma_nl_put_driver_u32(msg, "align_shift",
-				   arxe_congruence_shift(x->bus, x->va)) ||
-	    arxe_put_u64(msg, "leaves_4k", x->leaves[ARXE_LEAF_4K]) ||
-	    arxe_put_u64(msg, "leaves_2m", x->leaves[ARXE_LEAF_2M]) ||
-	    arxe_put_u64(msg, "leaves_1g", x->leaves[ARXE_LEAF_1G]) ||
-	    arxe_put_u64(msg, "hw_mtt_iova",
-			 ARXE_MTT_ENTRY_BYTES *
-			 arxe_pages_covering(x->va, ibmr->length, iova_pgsz)))
+	if (rdma_nl_put_driver_u64_hex(msg, "iova", d.iova) ||
+	    rdma_nl_put_driver_u32(msg, "align_shift", d.align_shift) ||
+	    arxe_put_u64(msg, "leaves_4k", d.iommu_leaves_4k) ||
+	    arxe_put_u64(msg, "leaves_2m", d.iommu_leaves_2m) ||
+	    arxe_put_u64(msg, "leaves_1g", d.iommu_leaves_1g) ||
+	    arxe_put_u64(msg, "hw_mtt_iova", d.hw_mtt_iova_bytes))
 		return -EMSGSIZE;
 	return 0;
 }

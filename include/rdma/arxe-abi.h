@@ -179,6 +179,40 @@ struct arxe_modify_srq_cmd {
 	__aligned_u64 mmap_info_addr;
 };
 
+/* How an MR is translated (struct arxe_mr_xlate.mode). */
+enum arxe_xlate_mode_abi {
+	ARXE_MR_XLATE_PAGES = 0,
+	ARXE_MR_XLATE_IOVA = 1,
+	ARXE_MR_XLATE_ALIGNED = 2,
+	ARXE_MR_XLATE_FALLBACK = 3,
+};
+
+/*
+ * The translation of a user MR. REG_MR writes it to the address the
+ * provider gives in struct arxe_reg_mr_cmd (libarxe keeps it with the MR
+ * for arxedv_query_mr()). Sizes are bytes; hw_mtt_* model 8-byte MTT
+ * entries of common hardware.
+ */
+struct arxe_mr_xlate {
+	__u32 mode;		/* ARXE_MR_XLATE_* */
+	__u32 align_shift;	/* log2 of the IOVA's congruence with the address */
+	__aligned_u64 iova;	/* bus address of the MR's first byte, 0 if none */
+	__aligned_u64 dev_table_entries;
+	__aligned_u64 dev_table_bytes;
+	__aligned_u64 pinned_bytes;
+	__aligned_u64 iommu_leaves_4k;
+	__aligned_u64 iommu_leaves_2m;
+	__aligned_u64 iommu_leaves_1g;
+	__aligned_u64 hw_mtt_4k_bytes;
+	__aligned_u64 hw_mtt_phys_bytes;
+	__aligned_u64 hw_mtt_iova_bytes;
+};
+
+/* udata of REG_MR: where to write struct arxe_mr_xlate (0: nowhere). */
+struct arxe_reg_mr_cmd {
+	__aligned_u64 xlate_addr;
+};
+
 /*
  * Header of every mapped queue. Producer and consumer indices sit on their
  * own cache lines; the elements follow.

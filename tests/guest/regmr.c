@@ -9,8 +9,11 @@
  *   registered lkey=0x... addr=0x... length=... vmpin_kb=N
  * then holds the MR until standard input closes or SECONDS pass (default
  * 60), deregisters it and prints "deregistered vmpin_kb=N" (VmPin of
- * /proc/self/status: the memory the process has pinned). A registration
- * that fails prints "reg_mr failed: errno=N (text)" and exits 3.
+ * /proc/self/status: the memory the process has pinned). On an arxe device
+ * it also prints what arxedv_query_mr() says, as
+ *   arxedv xlate=N iova=0x... align_shift=N dev_table_entries=N ...
+ * A registration that fails prints "reg_mr failed: errno=N (text)" and
+ * exits 3.
  */
 #include <errno.h>
 #include <poll.h>
@@ -19,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <infiniband/verbs.h>
+#include <infiniband/arxedv.h>
 
 #include "mem.h"
 
@@ -36,6 +40,33 @@ static long vmpin_kb(void)
 			break;
 	fclose(f);
 	return kb;
+}
+
+/* Print what arxedv_query_mr() says about @mr. */
+static int print_dv(struct ibv_mr *mr)
+{
+	struct arxedv_mr_attr a = {};
+	int err = arxedv_query_mr(mr, &a);
+
+	if (err) {
+		printf("arxedv_query_mr failed: %s\n", strerror(err));
+		return -1;
+	}
+	printf("arxedv xlate=%u iova=0x%llx align_shift=%u dev_table_entries=%llu "
+	       "dev_table_bytes=%llu pinned_bytes=%llu iommu_leaves_4k=%llu "
+	       "iommu_leaves_2m=%llu iommu_leaves_1g=%llu hw_mtt_4k_bytes=%llu "
+	       "hw_mtt_phys_bytes=%llu hw_mtt_iova_bytes=%llu\n",
+	       a.xlate, (unsigned long long)a.iova, a.align_shift,
+	       (unsigned long long)a.dev_table_entries,
+	       (unsigned long long)a.dev_table_bytes,
+	       (unsigned long long)a.pinned_bytes,
+	       (unsigned long long)a.iommu_leaves_4k,
+	       (unsigned long long)a.iommu_leaves_2m,
+	       (unsigned long long)a.iommu_leaves_1g,
+	       (unsigned long long)a.hw_mtt_4k_bytes,
+	       (unsigned long long)a.hw_mtt_phys_bytes,
+	       (unsigned long long)a.hw_mtt_iova_bytes);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -95,6 +126,8 @@ int main(int argc, char **argv)
 	}
 	printf("registered lkey=0x%x addr=0x%lx length=%zu vmpin_kb=%ld\n",
 	       mr->lkey, (unsigned long)(uintptr_t)buf, size, vmpin_kb());
+	if (arxedv_is_supported(ctx->device) && print_dv(mr))
+		return 1;
 	fflush(stdout);
 	if (poll(&pfd, 1, seconds * 1000) > 0 && read(0, &c, 1) < 0)
 		perror("read");

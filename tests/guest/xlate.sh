@@ -33,6 +33,32 @@ translates() {
 	awk '{ print $3 }' /sys/kernel/debug/arxe/iova_to_phys
 }
 
+# dv_matches MODE SIZE BACKING OFFSET: arxedv_query_mr() (printed by
+# arxe-regmr) says what rdma res show mr says about the same MR.
+dv_matches() {
+	local dv name attr want bad=0
+
+	xlate_set "$1" && hold_mr arxe0 "$2" "$3" "$4" || return 1
+	dv=$(grep '^arxedv ' /tmp/mr-out)
+	if [ -z "$dv" ]; then
+		release_mr
+		fail "arxe-regmr printed no arxedv line"
+		return 1
+	fi
+	for name in dev_table_entries:dev_entries dev_table_bytes:dev_bytes \
+		pinned_bytes:pinned iommu_leaves_4k:leaves_4k iommu_leaves_2m:leaves_2m \
+		iommu_leaves_1g:leaves_1g hw_mtt_4k_bytes:hw_mtt_4k \
+		hw_mtt_phys_bytes:hw_mtt_phys hw_mtt_iova_bytes:hw_mtt_iova \
+		align_shift:align_shift iova:iova; do
+		want=$(mr_attr "${name#*:}")
+		attr=$(field_of "$dv" "${name%%:*}")
+		echo "${name%%:*} $attr, rdma res: $want"
+		[ "$attr" = "$want" ] || bad=1
+	done
+	release_mr
+	[ "$bad" -eq 0 ] || fail "arxedv_query_mr and rdma res show mr disagree"
+}
+
 # counted MODE TABLE_BYTES: while an MR of MODE (1 MiB, 4 KiB pages) is
 # registered, arxe0's counters show one more MR of MODE and TABLE_BYTES
 # more device table (and one IOVA allocation more unless pages); after
@@ -169,6 +195,8 @@ t aligned-huge2m-64m-2m-leaves huge_leaves huge2m 64M 4096 512 31 0
 t aligned-thp-1g-2m-leaves huge_leaves thp 1G 0 0 512 0
 t aligned-pinned-returns-to-zero pinned_returns aligned
 t iova-pinned-returns-to-zero pinned_returns iova
+t aligned-arxedv-query-mr dv_matches aligned 64M thp 4096
+t iova-arxedv-query-mr dv_matches iova 8M huge2m 0
 t aligned-counted counted aligned 16
 t iova-counted counted iova 16
 t pages-counted counted pages 4096
