@@ -91,6 +91,7 @@ enum arxe_xlate_mode arxe_xlate_mode_for_new_mr(int access);
 int arxe_mr_init_user(struct rxe_dev *rxe, struct rxe_mr *mr, u64 start,
 		      u64 length, int access);
 void arxe_mr_release(struct rxe_mr *mr);
+int arxe_mr_check_rereg(struct rxe_mr *mr, int flags, int access);
 const char *arxe_xlate_mode_name(enum arxe_xlate_mode mode);
 
 bool arxe_mr_translated(struct rxe_mr *mr);

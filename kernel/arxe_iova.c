@@ -493,6 +493,22 @@ int arxe_mr_init_user(struct rxe_dev *rxe, struct rxe_mr *mr, u64 start,
 }
 
 /*
+ * arxe_mr_check_rereg - may @mr change its access to @access? An aligned
+ * MR was pinned by arxe itself, not through a umem that
+ * ib_umem_check_rereg() would check: pages pinned without FOLL_WRITE
+ * cannot become writable.
+ */
+int arxe_mr_check_rereg(struct rxe_mr *mr, int flags, int access)
+{
+	if (mr->xlate.mode != ARXE_XLATE_ALIGNED)
+		return 0;
+	if ((flags & IB_MR_REREG_ACCESS) && !(flags & IB_MR_REREG_TRANS) &&
+	    ib_access_writable(access) && !mr->xlate.writable)
+		return -EACCES;
+	return 0;
+}
+
+/*
  * arxe_mr_release - undo arxe_mr_init_user(), before rxe releases the
  * umem. Process context; the MR has no users left.
  */

@@ -10,13 +10,7 @@ set -euo pipefail
 
 out=/arxe/out
 mkdir -p "$out/raw"
-setup_two_nodes >/dev/null
-modprobe arxe
-modprobe rdma_rxe
-rdma link add arxe0 type arxe netdev eth0
-in_ns peer rdma link add rxe0 type rxe netdev eth1
-port_active "" arxe0 >/dev/null
-port_active peer rxe0 >/dev/null
+setup_arxe_and_rxe >/dev/null || fail "cannot set up arxe0 and rxe0" || exit 1
 
 # bw DEV NS IP TOOL: the average Gb/s of one 64 KiB loopback run on DEV.
 bw() {

@@ -10,11 +10,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 setup() {
-	setup_two_nodes || return 1
-	modprobe arxe && modprobe rdma_rxe || return 1
-	rdma link add arxe0 type arxe netdev eth0 || return 1
-	in_ns peer rdma link add rxe0 type rxe netdev eth1 || return 1
-	port_active "" arxe0 && port_active peer rxe0 || return 1
+	setup_arxe_and_rxe || return 1
 	echo always >/sys/kernel/mm/transparent_hugepage/defrag
 }
 

@@ -404,3 +404,13 @@ counter() {
 	rdma statistic show link "$1/1" | awk -v name="$2" '
 		{ for (i = 1; i < NF; i++) if ($i == name) { print $(i + 1); exit } }'
 }
+
+# setup_arxe_and_rxe: two nodes (setup_two_nodes), arxe0 on eth0 here and a
+# stock rxe0 on eth1 in namespace peer, both ACTIVE.
+setup_arxe_and_rxe() {
+	setup_two_nodes || return 1
+	modprobe arxe && modprobe rdma_rxe || return 1
+	rdma link add arxe0 type arxe netdev eth0 || return 1
+	in_ns peer rdma link add rxe0 type rxe netdev eth1 || return 1
+	port_active "" arxe0 && port_active peer rxe0
+}
