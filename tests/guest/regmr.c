@@ -128,7 +128,6 @@ int main(int argc, char **argv)
 	       mr->lkey, (unsigned long)(uintptr_t)buf, size, vmpin_kb());
 	if (arxedv_is_supported(ctx->device) && print_dv(mr))
 		return 1;
-
 	fflush(stdout);
 	if (poll(&pfd, 1, seconds * 1000) > 0 && read(0, &c, 1) < 0)
 		perror("read");
