@@ -93,6 +93,8 @@ int arxe_mr_init_user(struct rxe_dev *rxe, struct rxe_mr *mr, u64 start,
 void arxe_mr_release(struct rxe_mr *mr);
 int arxe_mr_check_rereg(struct rxe_mr *mr, int flags, int access);
 const char *arxe_xlate_mode_name(enum arxe_xlate_mode mode);
+u64 arxe_mr_table_entries(struct rxe_mr *mr);
+u64 arxe_mr_table_bytes(struct rxe_mr *mr);
 
 bool arxe_mr_translated(struct rxe_mr *mr);
 int arxe_mr_copy(struct rxe_mr *mr, u64 iova, void *addr, unsigned int length,

@@ -139,8 +139,16 @@ static const enum rxe_counters arxe_mode_counter[] = {
 	[ARXE_XLATE_FALLBACK] = ARXE_CNT_MR_FALLBACK,
 };
 
-/* Bytes of the device table of a registered user MR. */
-static u64 arxe_mr_table_bytes(struct rxe_mr *mr)
+/*
+ * The device table of an MR: one (bus, length) entry when translated, else
+ * rxe's table of struct rxe_mr_page, one per page.
+ */
+u64 arxe_mr_table_entries(struct rxe_mr *mr)
+{
+	return arxe_mr_translated(mr) ? 1 : mr->num_buf;
+}
+
+u64 arxe_mr_table_bytes(struct rxe_mr *mr)
 {
 	if (arxe_mr_translated(mr))
 		return sizeof(mr->xlate.bus) + sizeof(mr->xlate.span);
@@ -176,8 +184,8 @@ static void arxe_mr_finish_layout(struct arxe_mr *x, struct arxe_layout *layout)
 }
 
 /*
- * arxe_mr_note_umem - record the layout of an MR that keeps rxe's table
- * (pages, fallback), for the reports.
+ * arxe_mr_note_umem - record the layout of an MR pinned as a umem (pages,
+ * fallback, iova; for iova, x->bus set), for the reports.
  */
 static void arxe_mr_note_umem(struct arxe_mr *x, struct ib_umem *umem)
 {
@@ -202,10 +210,8 @@ static int arxe_mr_map_umem(struct rxe_mr *mr, struct device *dev)
 {
 	struct arxe_mr *x = &mr->xlate;
 	struct sg_table *sgt = &mr->umem->sgt_append.sgt;
-	struct arxe_layout layout = {};
 	struct scatterlist *sg;
 	dma_addr_t next;
-	u64 off = 0;
 	int err, i;
 
 	err = dma_map_sgtable(dev, sgt, DMA_BIDIRECTIONAL, 0);
@@ -222,12 +228,7 @@ static int arxe_mr_map_umem(struct rxe_mr *mr, struct device *dev)
 	}
 	x->dev = get_device(dev);
 	x->bus = sg_dma_address(sgt->sgl) + offset_in_page(x->va);
-	for_each_sgtable_sg(sgt, sg, i) {
-		arxe_mr_add_run(x, &layout, off, sg_phys(sg), sg->length);
-		off += sg->length;
-	}
-	x->span = off;
-	arxe_mr_finish_layout(x, &layout);
+	arxe_mr_note_umem(x, mr->umem);
 	return 0;
 }
 

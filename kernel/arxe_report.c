@@ -23,9 +23,6 @@
 #include "rxe.h"
 #include "arxe.h"
 
-/* Bytes of one entry of rxe's page table. */
-#define ARXE_PAGE_ENTRY_BYTES sizeof(struct rxe_mr_page)
-
 /*
  * arxe_mr_describe - the translation facts of a registered user MR, as
  * both the netlink report and the REG_MR response give them.
@@ -38,13 +35,8 @@ static void arxe_mr_describe(struct rxe_mr *mr, struct arxe_mr_xlate *d)
 	memset(d, 0, sizeof(*d));
 	d->mode = x->mode;
 	d->pinned_bytes = x->span;
-	if (arxe_mr_translated(mr)) {
-		d->dev_table_entries = 1;
-		d->dev_table_bytes = sizeof(x->bus) + sizeof(x->span);
-	} else {
-		d->dev_table_entries = mr->num_buf;
-		d->dev_table_bytes = (u64)mr->num_buf * ARXE_PAGE_ENTRY_BYTES;
-	}
+	d->dev_table_entries = arxe_mr_table_entries(mr);
+	d->dev_table_bytes = arxe_mr_table_bytes(mr);
 	d->hw_mtt_4k_bytes = ARXE_MTT_ENTRY_BYTES *
 			     arxe_pages_covering(x->va, x->length, ARXE_SZ_4K);
 	d->hw_mtt_phys_bytes = ARXE_MTT_ENTRY_BYTES *
@@ -83,44 +75,39 @@ int arxe_mr_copy_to_udata(struct rxe_mr *mr, struct ib_udata *udata)
 	return 0;
 }
 
-static int arxe_put_u64(struct sk_buff *msg, const char *name, u64 value)
-{
-	return rdma_nl_put_driver_u64(msg, name, value);
-}
-
-/* The driver attributes of one MR, inside the RDMA_NLDEV_ATTR_DRIVER nest. */
+/*
+ * The driver attributes of one MR, inside the RDMA_NLDEV_ATTR_DRIVER nest.
+ * Fast-registration MRs keep rxe's table (mode "pages"); the DMA MR has none.
+ */
 static int arxe_put_mr_attrs(struct sk_buff *msg, struct rxe_mr *mr)
 {
 	struct ib_mr *ibmr = &mr->ibmr;
+	bool user = ibmr->type == IB_MR_TYPE_USER;
 	struct arxe_mr_xlate d;
 
 	if (ibmr->type == IB_MR_TYPE_DMA)
 		return rdma_nl_put_driver_string(msg, "xlate", "dma");
-	if (ibmr->type != IB_MR_TYPE_USER) {
-		if (rdma_nl_put_driver_string(msg, "xlate", "pages") ||
-		    arxe_put_u64(msg, "dev_entries", mr->num_buf) ||
-		    arxe_put_u64(msg, "dev_bytes",
-				 (u64)mr->num_buf * ARXE_PAGE_ENTRY_BYTES))
-			return -EMSGSIZE;
+	if (rdma_nl_put_driver_string(msg, "xlate", user ?
+				      arxe_xlate_mode_name(mr->xlate.mode) : "pages") ||
+	    rdma_nl_put_driver_u64(msg, "dev_entries", arxe_mr_table_entries(mr)) ||
+	    rdma_nl_put_driver_u64(msg, "dev_bytes", arxe_mr_table_bytes(mr)))
+		return -EMSGSIZE;
+	if (!user)
 		return 0;
-	}
 
 	arxe_mr_describe(mr, &d);
-	if (rdma_nl_put_driver_string(msg, "xlate", arxe_xlate_mode_name(d.mode)) ||
-	    arxe_put_u64(msg, "dev_entries", d.dev_table_entries) ||
-	    arxe_put_u64(msg, "dev_bytes", d.dev_table_bytes) ||
-	    arxe_put_u64(msg, "pinned", d.pinned_bytes) ||
-	    arxe_put_u64(msg, "hw_mtt_4k", d.hw_mtt_4k_bytes) ||
-	    arxe_put_u64(msg, "hw_mtt_phys", d.hw_mtt_phys_bytes))
+	if (rdma_nl_put_driver_u64(msg, "pinned", d.pinned_bytes) ||
+	    rdma_nl_put_driver_u64(msg, "hw_mtt_4k", d.hw_mtt_4k_bytes) ||
+	    rdma_nl_put_driver_u64(msg, "hw_mtt_phys", d.hw_mtt_phys_bytes))
 		return -EMSGSIZE;
 	if (!arxe_mr_translated(mr))
 		return 0;
 	if (rdma_nl_put_driver_u64_hex(msg, "iova", d.iova) ||
 	    rdma_nl_put_driver_u32(msg, "align_shift", d.align_shift) ||
-	    arxe_put_u64(msg, "leaves_4k", d.iommu_leaves_4k) ||
-	    arxe_put_u64(msg, "leaves_2m", d.iommu_leaves_2m) ||
-	    arxe_put_u64(msg, "leaves_1g", d.iommu_leaves_1g) ||
-	    arxe_put_u64(msg, "hw_mtt_iova", d.hw_mtt_iova_bytes))
+	    rdma_nl_put_driver_u64(msg, "leaves_4k", d.iommu_leaves_4k) ||
+	    rdma_nl_put_driver_u64(msg, "leaves_2m", d.iommu_leaves_2m) ||
+	    rdma_nl_put_driver_u64(msg, "leaves_1g", d.iommu_leaves_1g) ||
+	    rdma_nl_put_driver_u64(msg, "hw_mtt_iova", d.hw_mtt_iova_bytes))
 		return -EMSGSIZE;
 	return 0;
 }
