@@ -6,6 +6,7 @@
  * from (see kernel/patches/series):
  *   arxe_dev.c     which devices are arxe's, and their translation device
  *   arxe_iova.c    pinning and the two-step IOVA mapping of user MRs
+ *   arxe_frwr.c    fast registration: kernel MRs re-linked into kept IOVA
  *   arxe_xlate.c   the data path: MR offset -> bus address -> memory
  *   arxe_report.c  what rdma res show mr -dd prints about an MR
  */
@@ -15,6 +16,7 @@
 
 #include <linux/dma-mapping.h>
 #include <linux/list.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
 
 #include <rdma/arxe-abi.h>
@@ -26,6 +28,7 @@ struct iommu_domain;
 struct mm_struct;
 struct net_device;
 struct page;
+struct scatterlist;
 struct sk_buff;
 struct ib_mr;
 struct rxe_dev;
@@ -43,6 +46,13 @@ struct arxe_dev_entry {
 	struct net_device *ndev;	/* identity only, never dereferenced */
 	struct device *xlate_dev;	/* translation device, referenced */
 };
+
+/*
+ * Fast-registration page lists an arxe device accepts when its MRs are
+ * translated: links into an IOVA range need no per-page table, so the
+ * limit is rxe's (512) only for devices that keep rxe's table.
+ */
+#define ARXE_MAX_FAST_REG_PAGES BIT(16)
 
 bool arxe_dev_name_valid(const char *name);
 void arxe_dev_add(struct rxe_dev *rxe, struct net_device *ndev);
@@ -62,22 +72,48 @@ enum arxe_xlate_mode {
 	ARXE_XLATE_FALLBACK = ARXE_MR_XLATE_FALLBACK,
 };
 
+/* One physically contiguous run of a fallback MR: MR offset -> phys. */
+struct arxe_run {
+	u64 off;
+	phys_addr_t phys;
+};
+
 /*
- * Translation state of one MR, embedded in struct rxe_mr. Written once at
- * registration, read by the data path, undone at cleanup (after the MR's
- * last reference is gone). O(1) in the MR's size: the device table is
- * (bus, length); everything else is counters.
+ * Translation state of one MR, embedded in struct rxe_mr. O(1) in the MR's
+ * size, except for a fallback MR's run table (one entry per physically
+ * contiguous run): the device table of a translated MR is (bus, length).
+ *
+ * The mapping is the range [first, first + span) of bus addresses, which
+ * serves MR addresses [va0, va0 + span). A user MR's mapping is made at
+ * registration and undone at cleanup, when it has no users left. A
+ * fast-registration MR's mapping changes at each map and invalidate: those
+ * take @lock for writing, and every access holds it for reading from
+ * translation to the end of its copy, so an unlink waits for the accesses
+ * in flight. @gen names the current mapping, for the translation cache:
+ * every mapping gets a new one, never reused.
  */
 struct arxe_mr {
 	enum arxe_xlate_mode mode;
+	bool frwr;			/* fast-registration MR */
+	rwlock_t lock;
+	u64 gen;
 	struct device *dev;		/* iova, aligned: referenced */
 	struct iommu_domain *domain;	/* iova, aligned */
-	struct dma_iova_state state;	/* aligned: the IOVA allocation */
+	struct dma_iova_state state;	/* IOVA allocation (not user iova) */
 	size_t place;			/* aligned: offset of page 0 in it */
-	dma_addr_t bus;			/* iova, aligned: bus address of va */
+	size_t reserved;		/* aligned FRWR: bytes kept in state */
+	dma_addr_t first;		/* bus address of va0 */
+	u64 va0;			/* MR address the mapping starts at */
+	u64 span;			/* bytes mapped from first */
+	dma_addr_t bus;			/* bus address of va */
 	u64 va;				/* the registered start address */
 	u64 length;			/* the registered length */
-	u64 span;			/* whole pages mapped from va's page */
+	struct arxe_run *runs;		/* fallback user MR: its table */
+	unsigned int nr_runs;
+	unsigned int max_pages;		/* FRWR: page-list capacity */
+	phys_addr_t run_phys;		/* FRWR map: run not linked yet */
+	u64 run_len;
+	int map_err;			/* FRWR map: a link failed */
 	unsigned long npages;		/* aligned: pins in mm->pinned_vm */
 	struct mm_struct *mm;		/* aligned: grabbed */
 	bool writable;
@@ -87,7 +123,11 @@ struct arxe_mr {
 };
 
 struct device *arxe_find_xlate_dev(struct net_device *ndev);
-enum arxe_xlate_mode arxe_xlate_mode_for_new_mr(int access);
+struct iommu_domain *arxe_dma_domain(struct device *dev);
+void arxe_mr_init(struct rxe_mr *mr);
+u64 arxe_new_gen(void);
+enum arxe_xlate_mode arxe_mr_choose_mode(struct rxe_dev *rxe, int access);
+void arxe_mr_count(struct rxe_mr *mr, int sign);
 int arxe_mr_init_user(struct rxe_dev *rxe, struct rxe_mr *mr, u64 start,
 		      u64 length, int access);
 void arxe_mr_release(struct rxe_mr *mr);
@@ -96,11 +136,20 @@ const char *arxe_xlate_mode_name(enum arxe_xlate_mode mode);
 u64 arxe_mr_table_entries(struct rxe_mr *mr);
 u64 arxe_mr_table_bytes(struct rxe_mr *mr);
 
+int arxe_mr_init_fast(struct rxe_mr *mr, int max_pages);
+int arxe_map_mr_sg(struct rxe_mr *mr, struct scatterlist *sgl, int sg_nents,
+		   unsigned int *sg_offset);
+int arxe_reg_fast_mr(struct rxe_mr *mr, int access);
+void arxe_mr_invalidate(struct rxe_mr *mr);
+void arxe_frwr_release(struct rxe_mr *mr);
+
+bool arxe_mr_via_iommu(struct rxe_mr *mr);
 bool arxe_mr_translated(struct rxe_mr *mr);
 int arxe_mr_copy(struct rxe_mr *mr, u64 iova, void *addr, unsigned int length,
 		 bool to_mr);
-int arxe_mr_resolve(struct rxe_mr *mr, u64 iova, struct page **page,
-		    unsigned int *offset);
+int arxe_mr_do_atomic_op(struct rxe_mr *mr, u64 iova, int opcode,
+			 u64 compare, u64 swap_add, u64 *orig_val);
+int arxe_mr_do_atomic_write(struct rxe_mr *mr, u64 iova, u64 value);
 
 struct ib_udata;
 int arxe_fill_res_mr_entry(struct sk_buff *msg, struct ib_mr *ibmr);

@@ -37,7 +37,8 @@ bool arxe_dev_name_valid(const char *name)
 
 /*
  * arxe_dev_add - enter a device into the table and find its translation
- * device. Process context; called once, before ib_register_device().
+ * device; a translated device takes longer fast-registration page lists.
+ * Process context; called once, before ib_register_device().
  * Lookups cannot take a reference on the device before its registration
  * completes.
  */
@@ -45,6 +46,8 @@ void arxe_dev_add(struct rxe_dev *rxe, struct net_device *ndev)
 {
 	rxe->arxe.ndev = ndev;
 	rxe->arxe.xlate_dev = arxe_find_xlate_dev(ndev);
+	if (arxe_dma_domain(rxe->arxe.xlate_dev))
+		rxe->attr.max_fast_reg_page_list_len = ARXE_MAX_FAST_REG_PAGES;
 	mutex_lock(&arxe_devs_lock);
 	hlist_add_head_rcu(&rxe->arxe.node, &arxe_devs);
 	mutex_unlock(&arxe_devs_lock);

@@ -15,7 +15,8 @@
  *            IOMMU can use huge leaves and the device needs one entry.
  *
  * Without a translating IOMMU (none, or passthrough) iova and aligned MRs
- * use rxe's table and report "fallback".
+ * report "fallback" and keep a table of their physically contiguous runs
+ * (one entry per run of folios, not per page).
  */
 
 #include <linux/dma-mapping.h>
@@ -102,7 +103,7 @@ struct device *arxe_find_xlate_dev(struct net_device *ndev)
 }
 
 /* Is @dev behind an IOMMU that translates its DMA API addresses? */
-static struct iommu_domain *arxe_dma_domain(struct device *dev)
+struct iommu_domain *arxe_dma_domain(struct device *dev)
 {
 	struct iommu_domain *domain;
 
@@ -118,8 +119,7 @@ static struct iommu_domain *arxe_dma_domain(struct device *dev)
  * arxe_mr_choose_mode - how a new user MR with @access is translated on
  * @rxe. ODP and persistent-flush MRs keep rxe's table.
  */
-static enum arxe_xlate_mode arxe_mr_choose_mode(struct rxe_dev *rxe,
-						int access)
+enum arxe_xlate_mode arxe_mr_choose_mode(struct rxe_dev *rxe, int access)
 {
 	enum arxe_xlate_mode mode = READ_ONCE(arxe_xlate);
 
@@ -139,24 +139,45 @@ static const enum rxe_counters arxe_mode_counter[] = {
 	[ARXE_XLATE_FALLBACK] = ARXE_CNT_MR_FALLBACK,
 };
 
+/* arxe_mr_init - rxe_mr_init() of every MR, before it is used. */
+void arxe_mr_init(struct rxe_mr *mr)
+{
+	rwlock_init(&mr->xlate.lock);
+}
+
+/* arxe_new_gen - a name for a new mapping, never given out before. */
+u64 arxe_new_gen(void)
+{
+	static atomic64_t arxe_gen = ATOMIC64_INIT(0);
+
+	return atomic64_inc_return(&arxe_gen);
+}
+
 /*
- * The device table of an MR: one (bus, length) entry when translated, else
- * rxe's table of struct rxe_mr_page, one per page.
+ * The device table of an MR: one (bus, length) entry when the IOMMU
+ * translates it, the run table of a fallback MR, else rxe's table of
+ * struct rxe_mr_page, one per page.
  */
 u64 arxe_mr_table_entries(struct rxe_mr *mr)
 {
-	return arxe_mr_translated(mr) ? 1 : mr->num_buf;
+	if (arxe_mr_via_iommu(mr))
+		return 1;
+	if (mr->xlate.runs)
+		return mr->xlate.nr_runs;
+	return mr->num_buf;
 }
 
 u64 arxe_mr_table_bytes(struct rxe_mr *mr)
 {
-	if (arxe_mr_translated(mr))
-		return sizeof(mr->xlate.bus) + sizeof(mr->xlate.span);
+	if (arxe_mr_via_iommu(mr))
+		return sizeof(mr->xlate.first) + sizeof(mr->xlate.span);
+	if (mr->xlate.runs)
+		return (u64)mr->xlate.nr_runs * sizeof(*mr->xlate.runs);
 	return (u64)mr->num_buf * sizeof(struct rxe_mr_page);
 }
 
-/* Count a user MR in (@sign 1) or out of (-1) the device's counters. */
-static void arxe_mr_count(struct rxe_mr *mr, int sign)
+/* Count an MR in (@sign 1) or out of (-1) the device's counters. */
+void arxe_mr_count(struct rxe_mr *mr, int sign)
 {
 	struct rxe_dev *rxe = to_rdev(mr->ibmr.device);
 
@@ -169,11 +190,9 @@ static void arxe_mr_count(struct rxe_mr *mr, int sign)
 static void arxe_mr_add_run(struct arxe_mr *x, struct arxe_layout *layout,
 			    u64 off, phys_addr_t phys, u64 len)
 {
-	u64 va0 = x->va & PAGE_MASK;
-
-	arxe_layout_add_run(layout, va0 + off, phys, off == 0);
+	arxe_layout_add_run(layout, x->va0 + off, phys, off == 0);
 	if (x->domain &&
-	    !arxe_count_leaves(x->bus - offset_in_page(x->va) + off, phys, len,
+	    !arxe_count_leaves(x->first + off, phys, len,
 			       x->domain->pgsize_bitmap, x->leaves))
 		x->leaves[ARXE_LEAF_4K] += len >> PAGE_SHIFT;
 }
@@ -185,7 +204,7 @@ static void arxe_mr_finish_layout(struct arxe_mr *x, struct arxe_layout *layout)
 
 /*
  * arxe_mr_note_umem - record the layout of an MR pinned as a umem (pages,
- * fallback, iova; for iova, x->bus set), for the reports.
+ * fallback, iova; for iova, x->first set), for the reports.
  */
 static void arxe_mr_note_umem(struct arxe_mr *x, struct ib_umem *umem)
 {
@@ -227,8 +246,45 @@ static int arxe_mr_map_umem(struct rxe_mr *mr, struct device *dev)
 		next += sg_dma_len(sg);
 	}
 	x->dev = get_device(dev);
-	x->bus = sg_dma_address(sgt->sgl) + offset_in_page(x->va);
+	x->first = sg_dma_address(sgt->sgl);
 	arxe_mr_note_umem(x, mr->umem);
+	return 0;
+}
+
+/*
+ * The fallback mode: no IOMMU translates, so the device table maps MR
+ * offsets to physical addresses, one entry per physically contiguous run
+ * of the umem (merging the segments the umem split).
+ */
+static int arxe_mr_build_runs(struct arxe_mr *x, struct ib_umem *umem)
+{
+	struct sg_table *sgt = &umem->sgt_append.sgt;
+	unsigned int n = 0, pass, i;
+	struct scatterlist *sg;
+	phys_addr_t end;
+	u64 off;
+
+	for (pass = 0; pass < 2; pass++) {
+		if (pass) {
+			x->runs = kvmalloc_array(n, sizeof(*x->runs), GFP_KERNEL);
+			if (!x->runs)
+				return -ENOMEM;
+			x->nr_runs = n;
+			n = 0;
+		}
+		off = 0;
+		end = 0;
+		for_each_sgtable_sg(sgt, sg, i) {
+			if (!off || sg_phys(sg) != end) {
+				if (pass)
+					x->runs[n] = (struct arxe_run){
+						.off = off, .phys = sg_phys(sg) };
+				n++;
+			}
+			end = sg_phys(sg) + sg->length;
+			off += sg->length;
+		}
+	}
 	return 0;
 }
 
@@ -378,7 +434,7 @@ static int arxe_mr_map_aligned(struct rxe_mr *mr, struct device *dev,
 				goto err_unpin;
 			}
 			allocated = true;
-			x->bus = x->state.addr + x->place + offset_in_page(start);
+			x->first = x->state.addr + x->place;
 		}
 		for (i = 0; i < pinned; i++) {
 			phys = page_to_phys(pages[i]);
@@ -449,6 +505,7 @@ int arxe_mr_init_user(struct rxe_dev *rxe, struct rxe_mr *mr, u64 start,
 
 	x->mode = arxe_mr_choose_mode(rxe, access);
 	x->va = start;
+	x->va0 = start & PAGE_MASK;
 	x->length = length;
 	x->writable = ib_access_writable(access);
 	x->domain = x->mode == ARXE_XLATE_IOVA || x->mode == ARXE_XLATE_ALIGNED ?
@@ -474,7 +531,10 @@ int arxe_mr_init_user(struct rxe_dev *rxe, struct rxe_mr *mr, u64 start,
 			}
 		} else {
 			arxe_mr_note_umem(x, mr->umem);
-			err = rxe_mr_fill_pages(mr, mr->umem);
+			if (x->mode == ARXE_XLATE_FALLBACK)
+				err = arxe_mr_build_runs(x, mr->umem);
+			else
+				err = rxe_mr_fill_pages(mr, mr->umem);
 			if (err) {
 				ib_umem_release(mr->umem);
 				mr->umem = NULL;
@@ -482,12 +542,15 @@ int arxe_mr_init_user(struct rxe_dev *rxe, struct rxe_mr *mr, u64 start,
 			}
 		}
 	}
+	if (arxe_mr_via_iommu(mr)) {
+		x->bus = x->first + (start - x->va0);
+		x->gen = arxe_new_gen();
+		rxe_counter_inc(rxe, ARXE_CNT_IOVA_ALLOCS);
+	}
 	mr->ibmr.type = IB_MR_TYPE_USER;
 	mr->state = RXE_MR_STATE_VALID;
 	if (x->mode == ARXE_XLATE_FALLBACK)
 		rxe_counter_inc(rxe, ARXE_CNT_FALLBACKS);
-	if (arxe_mr_translated(mr))
-		rxe_counter_inc(rxe, ARXE_CNT_IOVA_ALLOCS);
 	arxe_mr_count(mr, 1);
 	x->counted = true;
 	return 0;
@@ -510,8 +573,8 @@ int arxe_mr_check_rereg(struct rxe_mr *mr, int flags, int access)
 }
 
 /*
- * arxe_mr_release - undo arxe_mr_init_user(), before rxe releases the
- * umem. Process context; the MR has no users left.
+ * arxe_mr_release - undo arxe_mr_init_user() or arxe_mr_init_fast(),
+ * before rxe releases the umem. Process context; the MR has no users left.
  */
 void arxe_mr_release(struct rxe_mr *mr)
 {
@@ -520,6 +583,12 @@ void arxe_mr_release(struct rxe_mr *mr)
 	if (x->counted)
 		arxe_mr_count(mr, -1);
 	x->counted = false;
+	kvfree(x->runs);
+	x->runs = NULL;
+	if (x->frwr) {
+		arxe_frwr_release(mr);
+		return;
+	}
 	switch (x->mode) {
 	case ARXE_XLATE_ALIGNED:
 		/* a failed registration undid itself and left no mm */

@@ -41,7 +41,7 @@ static void arxe_mr_describe(struct rxe_mr *mr, struct arxe_mr_xlate *d)
 			     arxe_pages_covering(x->va, x->length, ARXE_SZ_4K);
 	d->hw_mtt_phys_bytes = ARXE_MTT_ENTRY_BYTES *
 			       arxe_pages_covering(x->va, x->length, x->phys_pgsz);
-	if (!arxe_mr_translated(mr))
+	if (!arxe_mr_via_iommu(mr))
 		return;
 	d->iova = x->bus;
 	d->align_shift = arxe_congruence_shift(x->bus, x->va);
@@ -76,31 +76,49 @@ int arxe_mr_copy_to_udata(struct rxe_mr *mr, struct ib_udata *udata)
 }
 
 /*
- * The driver attributes of one MR, inside the RDMA_NLDEV_ATTR_DRIVER nest.
- * Fast-registration MRs keep rxe's table (mode "pages"); the DMA MR has none.
+ * The driver attributes of a fast-registration MR: its translation and,
+ * when the IOMMU translates it, its IOVA range and what is linked now.
  */
+static int arxe_put_frwr_attrs(struct sk_buff *msg, struct rxe_mr *mr)
+{
+	struct arxe_mr *x = &mr->xlate;
+	u64 first, linked;
+
+	if (!arxe_mr_via_iommu(mr))
+		return 0;
+	read_lock_bh(&x->lock);
+	first = x->state.addr;
+	linked = x->span;
+	read_unlock_bh(&x->lock);
+	if (rdma_nl_put_driver_u64_hex(msg, "iova", first) ||
+	    rdma_nl_put_driver_u64(msg, "max_pages", x->max_pages) ||
+	    rdma_nl_put_driver_u64(msg, "linked", linked))
+		return -EMSGSIZE;
+	return 0;
+}
+
+/* The driver attributes of one MR, inside the RDMA_NLDEV_ATTR_DRIVER nest. */
 static int arxe_put_mr_attrs(struct sk_buff *msg, struct rxe_mr *mr)
 {
 	struct ib_mr *ibmr = &mr->ibmr;
-	bool user = ibmr->type == IB_MR_TYPE_USER;
 	struct arxe_mr_xlate d;
 
 	if (ibmr->type == IB_MR_TYPE_DMA)
 		return rdma_nl_put_driver_string(msg, "xlate", "dma");
-	if (rdma_nl_put_driver_string(msg, "xlate", user ?
-				      arxe_xlate_mode_name(mr->xlate.mode) : "pages") ||
+	if (rdma_nl_put_driver_string(msg, "xlate",
+				      arxe_xlate_mode_name(mr->xlate.mode)) ||
 	    rdma_nl_put_driver_u64(msg, "dev_entries", arxe_mr_table_entries(mr)) ||
 	    rdma_nl_put_driver_u64(msg, "dev_bytes", arxe_mr_table_bytes(mr)))
 		return -EMSGSIZE;
-	if (!user)
-		return 0;
+	if (mr->xlate.frwr)
+		return arxe_put_frwr_attrs(msg, mr);
 
 	arxe_mr_describe(mr, &d);
 	if (rdma_nl_put_driver_u64(msg, "pinned", d.pinned_bytes) ||
 	    rdma_nl_put_driver_u64(msg, "hw_mtt_4k", d.hw_mtt_4k_bytes) ||
 	    rdma_nl_put_driver_u64(msg, "hw_mtt_phys", d.hw_mtt_phys_bytes))
 		return -EMSGSIZE;
-	if (!arxe_mr_translated(mr))
+	if (!arxe_mr_via_iommu(mr))
 		return 0;
 	if (rdma_nl_put_driver_u64_hex(msg, "iova", d.iova) ||
 	    rdma_nl_put_driver_u32(msg, "align_shift", d.align_shift) ||

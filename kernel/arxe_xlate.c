@@ -2,13 +2,21 @@
 /*
  * The data path of translated MRs: MR address -> bus address -> memory.
  *
- * An iova or aligned MR keeps one device-table entry, its bus address. An
- * access computes the bus address of the MR address and resolves it the
- * way the IOMMU would for the device, with iommu_iova_to_phys() on the
- * translation device's domain; an address that resolves to nothing, or
- * lies outside the MR's mapping, is an access error. A wrong link in the
- * IOMMU therefore gives wrong data, as it would on hardware. Copies run as
- * far as the memory behind the bus addresses is physically contiguous.
+ * An iova or aligned MR keeps one device-table entry, the bus address of
+ * its mapping. An access computes the bus address of the MR address and
+ * resolves it the way the IOMMU would for the device, with
+ * iommu_iova_to_phys() on the translation device's domain; an address that
+ * resolves to nothing, or lies outside the MR's mapping, is an access
+ * error. A wrong link in the IOMMU therefore gives wrong data, as it would
+ * on hardware. A fallback MR (no translating IOMMU) looks the MR offset up
+ * in its table of physically contiguous runs instead.
+ *
+ * Resolved translations are kept in a small per-CPU translation cache (the
+ * "IOTLB"): each entry is a physically contiguous run of bus addresses, up
+ * to the end of its 2 MiB leaf when bus and physical address are congruent
+ * there, tagged with the generation of the MR mapping it came from. A
+ * mapping's generation is never reused, so an entry of an unlinked or freed
+ * mapping can never hit. Copies go run by run, not page by page.
  *
  * Called from the requester, responder and completer (softirq or task
  * context) with a reference on the MR held from resolve to end of copy.
@@ -16,36 +24,155 @@
 
 #include <linux/iommu.h>
 #include <linux/mm.h>
+#include <linux/percpu.h>
 
 #include "rxe.h"
 #include "arxe.h"
 
-/* Every user page is in the kernel's direct map: no kmap needed. */
+/* Every page is in the kernel's direct map: no kmap needed. */
 static_assert(!IS_ENABLED(CONFIG_HIGHMEM));
 
-bool arxe_mr_translated(struct rxe_mr *mr)
+#define ARXE_TLB_ENTRIES 8
+
+struct arxe_tlb_entry {
+	u64 gen;			/* 0: empty */
+	dma_addr_t bus;
+	phys_addr_t phys;
+	u64 len;
+};
+
+struct arxe_tlb {
+	struct arxe_tlb_entry entry[ARXE_TLB_ENTRIES];
+	unsigned int next;		/* the entry replaced next */
+};
+
+static DEFINE_PER_CPU(struct arxe_tlb, arxe_tlb);
+
+/* Does the MR's data path go through the IOMMU? */
+bool arxe_mr_via_iommu(struct rxe_mr *mr)
 {
 	return mr->xlate.mode == ARXE_XLATE_IOVA ||
 	       mr->xlate.mode == ARXE_XLATE_ALIGNED;
 }
 
-/* The bus address of MR address @iova (in range, checked by the caller). */
-static dma_addr_t arxe_bus(struct rxe_mr *mr, u64 iova)
+/* Does arxe translate the MR's accesses (else rxe's page table does)? */
+bool arxe_mr_translated(struct rxe_mr *mr)
 {
-	return mr->xlate.bus + (iova - mr->ibmr.iova);
+	return arxe_mr_via_iommu(mr) || mr->xlate.runs;
 }
 
 /*
- * arxe_resolve - the physical address behind bus address @bus of @x, or 0
- * if @bus is outside the MR's mapping or the IOMMU maps nothing there.
+ * arxe_tlb_fill - resolve bus address @bus of @x through the IOMMU into a
+ * cache entry: the physically contiguous run from @bus's page, at least to
+ * @want (or as far as it is contiguous), and on to the end of the 2 MiB
+ * leaf when @bus and its physical address are congruent modulo 2 MiB.
+ * Never beyond the mapping. Returns the entry, or NULL if the IOMMU maps
+ * nothing at @bus.
  */
-static phys_addr_t arxe_resolve(struct arxe_mr *x, dma_addr_t bus)
+static struct arxe_tlb_entry *arxe_tlb_fill(struct arxe_tlb *tlb,
+					    struct arxe_mr *x, dma_addr_t bus,
+					    dma_addr_t want)
 {
-	dma_addr_t first = x->bus - offset_in_page(x->va);
+	dma_addr_t end = x->first + x->span, page = bus & PAGE_MASK;
+	struct arxe_tlb_entry *e;
+	phys_addr_t phys;
+	u64 len;
 
-	if (bus < first || bus - first >= x->span)
+	phys = iommu_iova_to_phys(x->domain, page);
+	if (!phys)
+		return NULL;
+	if (!((page ^ phys) & (ARXE_SZ_2M - 1)))
+		want = max(want, ALIGN(bus + 1, ARXE_SZ_2M));
+	want = min(ALIGN(want, PAGE_SIZE), end);
+	for (len = PAGE_SIZE; page + len < want; len += PAGE_SIZE)
+		if (iommu_iova_to_phys(x->domain, page + len) != phys + len)
+			break;
+
+	e = &tlb->entry[tlb->next];
+	tlb->next = (tlb->next + 1) % ARXE_TLB_ENTRIES;
+	e->gen = x->gen;
+	e->bus = page;
+	e->phys = phys;
+	e->len = len;
+	return e;
+}
+
+/*
+ * arxe_translate - the physical address of bus address @bus of @mr, and in
+ * @run how many bytes from there are physically contiguous (at least one).
+ * @want is the end of the bus range the caller is about to access. Called
+ * with the MR's lock held for reading and bottom halves disabled.
+ */
+static int arxe_translate(struct rxe_mr *mr, dma_addr_t bus, dma_addr_t want,
+			  phys_addr_t *phys, u64 *run)
+{
+	struct rxe_dev *rxe = to_rdev(mr->ibmr.device);
+	struct arxe_tlb *tlb = this_cpu_ptr(&arxe_tlb);
+	struct arxe_mr *x = &mr->xlate;
+	struct arxe_tlb_entry *e;
+	int i;
+
+	for (i = 0; i < ARXE_TLB_ENTRIES; i++) {
+		e = &tlb->entry[i];
+		if (e->gen == x->gen && bus - e->bus < e->len) {
+			rxe_counter_inc(rxe, ARXE_CNT_TLB_HITS);
+			goto found;
+		}
+	}
+	rxe_counter_inc(rxe, ARXE_CNT_TLB_MISSES);
+	e = arxe_tlb_fill(tlb, x, bus, want);
+	if (!e)
+		return -EFAULT;
+found:
+	*phys = e->phys + (bus - e->bus);
+	*run = e->len - (bus - e->bus);
+	return 0;
+}
+
+/*
+ * arxe_lookup_run - the physical address of MR offset @off of a fallback
+ * MR, from its run table (sorted by offset), and in @run the bytes left in
+ * that run.
+ */
+static void arxe_lookup_run(struct arxe_mr *x, u64 off, phys_addr_t *phys,
+			    u64 *run)
+{
+	unsigned int lo = 0, hi = x->nr_runs - 1, mid;
+	u64 end;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo + 1) / 2;
+		if (x->runs[mid].off <= off)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	end = lo + 1 < x->nr_runs ? x->runs[lo + 1].off : x->span;
+	*phys = x->runs[lo].phys + (off - x->runs[lo].off);
+	*run = end - off;
+}
+
+/*
+ * arxe_resolve - the physical address behind MR address @iova, and the
+ * contiguous bytes from there, for an access of @length bytes. Called with
+ * the MR's lock held for reading. -EFAULT when @iova is outside the
+ * mapping (an invalidated or never mapped fast-registration MR) or the
+ * IOMMU maps nothing there.
+ */
+static int arxe_resolve(struct rxe_mr *mr, u64 iova, unsigned int length,
+			phys_addr_t *phys, u64 *run)
+{
+	struct arxe_mr *x = &mr->xlate;
+	u64 off = iova - x->va0;
+
+	if (iova < x->va0 || off >= x->span)
+		return -EFAULT;
+	if (x->runs) {
+		arxe_lookup_run(x, off, phys, run);
 		return 0;
-	return iommu_iova_to_phys(x->domain, bus);
+	}
+	return arxe_translate(mr, x->first + off, x->first + off + length,
+			      phys, run);
 }
 
 /*
@@ -56,43 +183,68 @@ int arxe_mr_copy(struct rxe_mr *mr, u64 iova, void *addr, unsigned int length,
 		 bool to_mr)
 {
 	struct arxe_mr *x = &mr->xlate;
-	dma_addr_t bus = arxe_bus(mr, iova);
 	unsigned int chunk;
 	phys_addr_t phys;
-	void *va;
+	int err = 0;
+	u64 run;
 
+	read_lock_bh(&x->lock);
 	while (length) {
-		phys = arxe_resolve(x, bus);
-		if (!phys)
-			return -EFAULT;
-		chunk = min_t(unsigned int, length, PAGE_SIZE - offset_in_page(bus));
-		while (chunk < length &&
-		       arxe_resolve(x, bus + chunk) == phys + chunk)
-			chunk += min_t(unsigned int, length - chunk, PAGE_SIZE);
-		va = phys_to_virt(phys);
+		err = arxe_resolve(mr, iova, length, &phys, &run);
+		if (err)
+			break;
+		chunk = min_t(u64, length, run);
 		if (to_mr)
-			memcpy(va, addr, chunk);
+			memcpy(phys_to_virt(phys), addr, chunk);
 		else
-			memcpy(addr, va, chunk);
-		bus += chunk;
+			memcpy(addr, phys_to_virt(phys), chunk);
+		iova += chunk;
 		addr += chunk;
 		length -= chunk;
 	}
-	return 0;
+	read_unlock_bh(&x->lock);
+	return err;
 }
 
 /*
- * arxe_mr_resolve - the page and offset behind MR address @iova, for
- * accesses that stay within one page (atomics).
+ * arxe_mr_do_atomic_op - an atomic operation on the u64 at MR address
+ * @iova (in range, checked by the caller). The mapping is held until the
+ * operation is done. -EINVAL if misaligned, -EFAULT if not mapped.
  */
-int arxe_mr_resolve(struct rxe_mr *mr, u64 iova, struct page **page,
-		    unsigned int *offset)
+int arxe_mr_do_atomic_op(struct rxe_mr *mr, u64 iova, int opcode,
+			 u64 compare, u64 swap_add, u64 *orig_val)
 {
-	phys_addr_t phys = arxe_resolve(&mr->xlate, arxe_bus(mr, iova));
+	struct arxe_mr *x = &mr->xlate;
+	phys_addr_t phys;
+	int err;
+	u64 run;
 
-	if (!phys)
-		return -EFAULT;
-	*page = phys_to_page(phys);
-	*offset = offset_in_page(phys);
-	return 0;
+	read_lock_bh(&x->lock);
+	err = arxe_resolve(mr, iova, sizeof(u64), &phys, &run);
+	if (!err && (phys & 7))
+		err = -EINVAL;
+	if (!err)
+		rxe_atomic_on_page(phys_to_page(phys), offset_in_page(phys),
+				   opcode, compare, swap_add, orig_val);
+	read_unlock_bh(&x->lock);
+	return err;
+}
+
+/* arxe_mr_do_atomic_write - an ATOMIC WRITE of @value at MR address @iova. */
+int arxe_mr_do_atomic_write(struct rxe_mr *mr, u64 iova, u64 value)
+{
+	struct arxe_mr *x = &mr->xlate;
+	phys_addr_t phys;
+	int err;
+	u64 run;
+
+	read_lock_bh(&x->lock);
+	err = arxe_resolve(mr, iova, sizeof(u64), &phys, &run);
+	if (!err && (phys & 7))
+		err = -EINVAL;
+	if (!err)
+		rxe_atomic_write_on_page(phys_to_page(phys),
+					 offset_in_page(phys), value);
+	read_unlock_bh(&x->lock);
+	return err;
 }

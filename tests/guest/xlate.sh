@@ -168,6 +168,23 @@ memlock_like_rxe() {
 	[ "${a%%(*}" = "${r%%(*}" ] || fail "arxe0 and rxe0 fail differently"
 }
 
+# tlb_caches BACKING MIN_RATIO: byte-exact transfers between aligned MRs in
+# BACKING memory resolve mostly from the translation cache: at least
+# MIN_RATIO hits per miss.
+tlb_caches() {
+	local h0 m0 h1 m1
+
+	h0=$(counter arxe0 xlate_tlb_hits)
+	m0=$(counter arxe0 xlate_tlb_misses)
+	xfer_in aligned "$1" 0 >/dev/null || return 1
+	h1=$(counter arxe0 xlate_tlb_hits)
+	m1=$(counter arxe0 xlate_tlb_misses)
+	echo "$1: translation cache hits $((h1 - h0)), misses $((m1 - m0))"
+	[ $((m1 - m0)) -gt 0 ] || fail "no misses: the cache was not asked"
+	[ $((h1 - h0)) -ge $(((m1 - m0) * $2)) ] ||
+		fail "fewer than $2 hits per miss"
+}
+
 tap_begin
 t setup setup
 t aligned-xfer-anon xfer_in aligned anon 0
@@ -200,5 +217,7 @@ t aligned-dereg-unmaps-iova dereg_unmaps aligned
 t iova-dereg-unmaps-iova dereg_unmaps iova
 t aligned-memlock-errno-like-rxe memlock_like_rxe aligned
 t pages-memlock-errno-like-rxe memlock_like_rxe pages
+t tlb-hits-per-2m-leaf-thp tlb_caches thp 50
+t tlb-hits-per-page-anon tlb_caches anon 2
 t kernel-log-clean kernel_clean
 tap_end
