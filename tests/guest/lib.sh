@@ -137,6 +137,15 @@ perftest_bw_avg() {
 	' "$1"
 }
 
+# perftest_lat_avg FILE BYTES: the average latency (usec) a perftest
+# latency run (ib_*_lat) reported for message size BYTES; empty if none.
+perftest_lat_avg() {
+	awk -v size="$2" '
+		/#bytes/ && /t_avg/ { for (i = 1; i <= NF; i++) if ($i ~ /^t_avg/) col = i; next }
+		col && $1 == size && NF >= col { print $col; exit }
+	' "$1"
+}
+
 # The two nodes of a guest with two NICs (tools/guest --nics 2).
 # shellcheck disable=SC2034 # used by the scripts that source this file
 A_IP=10.0.0.1

@@ -74,6 +74,19 @@ static inline unsigned char *alloc_backed(enum backing b, size_t len, size_t off
 	return p + offset;
 }
 
+/*
+ * free_backed - unmap what alloc_backed() returned for @len and @offset
+ * (for THP, the part before the 2 MiB boundary it skipped stays mapped).
+ */
+static inline void free_backed(enum backing b, unsigned char *buf, size_t len,
+			       size_t offset)
+{
+	size_t unit = b == MEM_HUGE1G ? TEST_1G : TEST_2M;
+
+	if (munmap(buf - offset, (len + offset + unit - 1) / unit * unit))
+		perror("munmap");
+}
+
 /* parse_size - bytes of "N", "NK", "NM" or "NG". */
 static inline size_t parse_size(const char *s)
 {

@@ -131,7 +131,37 @@ taint_flags() {
 perftest_parse() {
 	expect "write_bw" "$(perftest_bw_avg "$data/ib_write_bw.txt" 65536)" "0.38" &&
 		expect "read_bw" "$(perftest_bw_avg "$data/ib_read_bw.txt" 65536)" "0.20" &&
-		expect "absent size" "$(perftest_bw_avg "$data/ib_write_bw.txt" 2)" ""
+		expect "atomic_bw" "$(perftest_bw_avg "$data/ib_atomic_bw.txt" 8)" "0.002801" &&
+		expect "absent size" "$(perftest_bw_avg "$data/ib_write_bw.txt" 2)" "" &&
+		expect "write_lat t_avg" "$(perftest_lat_avg "$data/ib_write_lat.txt" 2)" "101.00" &&
+		expect "absent latency size" "$(perftest_lat_avg "$data/ib_write_lat.txt" 4096)" ""
+}
+
+# has_line FILE LINE: FILE holds LINE exactly.
+has_line() {
+	grep -qxF -- "$2" "$1" || {
+		echo "missing from $1: $2"
+		return 1
+	}
+}
+
+# The report of a recorded results folder (perftest with repetitions and a
+# failed run, registration costs and FRWR runs of a --quick run).
+report_tables() {
+	local dir
+
+	dir=$(mktemp -d)
+	cp "$data"/results/* "$dir/"
+	"$top/perftest-scripts/report" "$dir" quick >/dev/null || return 1
+	has_line "$dir/report.md" "| ib_write_bw 64 KiB | 0.33 Gb/s | 0.36 (1.09) | 0.38 (1.15) | 0.38 (1.15) |" &&
+		has_line "$dir/report.md" "| ib_write_lat 2 B | 95.84 usec | 101 (1.05) | - (-) | - (-) |" &&
+		has_line "$dir/report.md" "| registration time per GiB | 31.4 ms | 6.9 (0.22) | 14.7 (0.47) | 33.5 (1.07) |" &&
+		has_line "$dir/report.md" "| device table, 100 MiB MR | 409600 bytes | 16 (0.00) | 16 (0.00) | 409600 (1.00) |" &&
+		has_line "$dir/report.md" "| ib_write_bw | default | 65536 | 0.33 (0.3-0.4) | 0.38 | 0.38 | 0.36 (0.2-0.5) |" &&
+		has_line "$dir/report.md" "| 104857600 | thp | 409600 | 409600 | 16 | 16 | 204800 | 400 | 400 | 50 |" &&
+		has_line "$dir/report.md" "| arxe-iova | 16 | 200 | 617156 | 1620 | 1.000 |" &&
+		has_line "$dir/perftest-summary.csv" "arxe-pages,ib_write_bw,default,65536,0.38,0.38,0.38,1" || return 1
+	rm -rf "$dir"
 }
 
 tap_begin
@@ -146,4 +176,5 @@ t boot-failure-reasons boot_reasons
 t dmesg-problems-found dmesg_problems_found
 t taint-flags taint_flags
 t perftest-output-parsed perftest_parse
+t report-tables report_tables
 tap_end

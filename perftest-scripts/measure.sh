@@ -1,0 +1,202 @@
+#!/bin/bash
+# Guest side of the measurement suite (perftest-scripts/run boots the guest
+# and runs this). In one guest: a stock rxe0 (eth1, namespace peer) and
+# arxe0 (eth0) in each translation mode, the same measurements on each:
+#
+#   perftest   loopback bandwidth (ib_write/read/send/atomic_bw) over
+#              message sizes and latency (ib_write/read/send_lat), with
+#              default buffers, --use_hugepages, and -q 4 --mr_per_qp;
+#   regcost    ibv_reg_mr/ibv_dereg_mr time, kernel memory and device
+#              table per MR size and backing (perftest-scripts/regcost.c);
+#   frwr       fast-registration cycles of a kernel user (the test module
+#              arxe_frwr_test, registration alone) per page-list length.
+#
+#   measure.sh quick|full
+#
+# Writes to /arxe/out: perftest.csv, regcost.csv, frwr.csv, the raw output
+# under raw/, and prints "progress DONE TOTAL WHAT" before each step.
+set -euo pipefail
+# shellcheck source=tests/guest/lib.sh
+. /arxe/src/tests/guest/lib.sh
+
+level=${1:-full}
+out=/arxe/out
+raw=$out/raw
+mkdir -p "$raw"
+
+# The providers measured, and each one's DEVICE:NAMESPACE:ADDRESS:XLATE.
+providers=(rxe arxe-pages arxe-iova arxe-aligned)
+declare -A provider=(
+	[rxe]="rxe0:peer:$P_IP:-"
+	[arxe-pages]="arxe0::$A_IP:pages"
+	[arxe-iova]="arxe0::$A_IP:iova"
+	[arxe-aligned]="arxe0::$A_IP:aligned"
+)
+
+if [ "$level" = quick ]; then
+	reps=1
+	bw_sizes=(65536)
+	big_sizes=()
+	lat_sizes=(2)
+	variant_tools=()
+	reg_sizes=(4K 2M 100M)
+	reg_backings=(anon thp)
+	frwr_pages=(16)
+	frwr_cycles=200
+else
+	reps=3
+	bw_sizes=(2 4096 65536 1048576)
+	big_sizes=(8388608)
+	lat_sizes=(2 4096 65536)
+	variant_tools=(ib_write_bw ib_read_bw ib_send_bw)
+	reg_sizes=(4K 2M 100M 1G 4G)
+	reg_backings=(anon thp huge2m)
+	frwr_pages=(1 16 256)
+	frwr_cycles=1000
+fi
+
+# The plan: one line per step, "KIND ARGS...".
+plan=()
+for p in "${providers[@]}"; do
+	for rep in $(seq "$reps"); do
+		for tool in ib_write_bw ib_read_bw; do
+			for size in "${bw_sizes[@]}" "${big_sizes[@]}"; do
+				plan+=("bw $p $tool default $size $rep")
+			done
+		done
+		for size in "${bw_sizes[@]}"; do
+			plan+=("bw $p ib_send_bw default $size $rep")
+		done
+		plan+=("bw $p ib_atomic_bw default 8 $rep")
+		for tool in "${variant_tools[@]}"; do
+			plan+=("bw $p $tool hugepages 65536 $rep" "bw $p $tool q4_mr_per_qp 65536 $rep")
+		done
+		for tool in ib_write_lat ib_read_lat ib_send_lat; do
+			for size in "${lat_sizes[@]}"; do
+				plan+=("lat $p $tool default $size $rep")
+			done
+		done
+	done
+	for backing in "${reg_backings[@]}"; do
+		plan+=("reg $p $backing")
+	done
+	for pages in "${frwr_pages[@]}"; do
+		plan+=("frwr $p $pages")
+	done
+done
+
+# use PROVIDER: set name, dev, ns and ip; arxe0 translates new MRs so.
+use() {
+	name=$1
+	IFS=: read -r dev ns ip xlate <<<"${provider[$1]}"
+	[ "$xlate" = - ] || xlate_set "$xlate" >/dev/null
+}
+
+# iterations SIZE: bandwidth iterations for SIZE, fewer for big messages.
+iterations() {
+	local n=$((64 * 1048576 / $1))
+
+	[ "$level" = quick ] && n=$((n / 4))
+	((n > 300)) && n=300
+	((n < 10)) && n=10
+	echo "$n"
+}
+
+# perftest KIND PROVIDER TOOL VARIANT SIZE REP: one run, one CSV line.
+perftest() {
+	local kind=$1 tool=$3 variant=$4 size=$5 rep=$6 args value file
+
+	use "$2"
+	args="-F -s $size"
+	case "$kind" in
+	bw) args+=" --report_gbits -n $(iterations "$size")" ;;
+	lat) args+=" -n 200" ;;
+	esac
+	[ "$tool" = ib_atomic_bw ] && args="-F --report_gbits -n 300"
+	case "$variant" in
+	hugepages) args+=" --use_hugepages" ;;
+	q4_mr_per_qp) args+=" -q 4 --mr_per_qp" ;;
+	esac
+	file=$raw/$name-$tool-$variant-$size-$rep.txt
+	if dev_pair 300 "$ns" "$dev" "$ip" "$ns" "$dev" -x "$tool $args" >"$file" 2>&1; then
+		if [ "$kind" = bw ]; then
+			value=$(perftest_bw_avg /tmp/client.log "$size")
+		else
+			value=$(perftest_lat_avg /tmp/client.log "$size")
+		fi
+	fi
+	echo "$name,$tool,$variant,$size,$rep,${value:-}" >>"$out/perftest.csv"
+}
+
+# hugepages N: keep N 2 MiB hugetlbfs pages (perftest's --use_hugepages
+# needs a few; huge2m MRs as many as their size).
+hugepages() {
+	echo "$1" >/proc/sys/vm/nr_hugepages
+}
+
+# regcost PROVIDER BACKING: registration cost of every size.
+regcost() {
+	local backing=$2 max_mib
+
+	use "$1"
+	if [ "$backing" = huge2m ]; then
+		max_mib=${reg_sizes[-1]%[KMG]}
+		case "${reg_sizes[-1]}" in
+		*G) max_mib=$((max_mib * 1024)) ;;
+		*K) max_mib=1 ;;
+		esac
+		hugepages $((max_mib / 2 + 8))
+	fi
+	in_ns "$ns" "$HELPERS/arxe-regcost" -r "$reps" -m "$backing" "$dev" "${reg_sizes[@]}" \
+		2>>"$raw/regcost-$name.err" | sed "s/^/$name,/" >>"$out/regcost.csv"
+	hugepages 64
+}
+
+# frwr PROVIDER PAGES: fast-registration cycles, registration alone.
+frwr() {
+	local pages=$2 a0 a1 ns_cycle
+
+	use "$1"
+	a0=$(counter arxe0 xlate_iova_allocs)
+	if modprobe arxe_frwr_test dev="$dev" pages="$pages" cycles="$frwr_cycles" data=N \
+		>>"$raw/frwr.txt" 2>&1; then
+		ns_cycle=$(dmesg | sed -n 's/.*arxe_frwr_test: dev .* ok, \([0-9]*\) ns per cycle/\1/p' | tail -n 1)
+		rmmod arxe_frwr_test
+	fi
+	a1=$(counter arxe0 xlate_iova_allocs)
+	[ "$dev" = arxe0 ] || a1=$a0
+	echo "$name,$pages,$frwr_cycles,${ns_cycle:-},$(awk -v a=$((a1 - a0)) -v c="$frwr_cycles" 'BEGIN { printf "%.3f", a / c }')" \
+		>>"$out/frwr.csv"
+}
+
+setup_arxe_and_rxe >"$raw/setup.txt" 2>&1 || { cat "$raw/setup.txt"; exit 1; }
+echo always >/sys/kernel/mm/transparent_hugepage/defrag
+hugepages 64
+echo "provider,tool,variant,bytes,rep,value" >"$out/perftest.csv"
+echo "provider,device,backing,bytes,reg_us,reg_us_min,reg_us_max,dereg_us,kmem_kb,table_bytes,hw_mtt_4k,hw_mtt_phys,hw_mtt_iova,leaves_4k,leaves_2m,leaves_1g,status" \
+	>"$out/regcost.csv"
+echo "provider,pages,cycles,ns_per_cycle,iova_allocs_per_cycle" >"$out/frwr.csv"
+{
+	uname -r
+	grep -m1 'model name' /proc/cpuinfo
+	nproc
+	grep MemTotal /proc/meminfo
+} >"$out/guest.txt"
+
+done=0
+for step in "${plan[@]}"; do
+	echo "progress $done ${#plan[@]} $step"
+	read -r -a args <<<"$step"
+	case "${args[0]}" in
+	bw | lat) perftest "${args[@]}" ;;
+	reg) regcost "${args[@]:1}" ;;
+	frwr) frwr "${args[@]:1}" ;;
+	esac
+	done=$((done + 1))
+done
+echo "progress $done ${#plan[@]} done"
+if ! kernel_clean >"$raw/kernel-log.txt" 2>&1; then
+	echo "warning: the kernel log shows a problem, see raw/kernel-log.txt"
+else
+	rm "$raw/kernel-log.txt"
+fi
