@@ -55,10 +55,11 @@ else
 	frwr_cycles=1000
 fi
 
-# The plan: one line per step, "KIND ARGS...".
+# The plan: one line per step, "KIND PROVIDER ARGS...". Repetitions are
+# the outer loop, so that each provider's runs spread over the whole run.
 plan=()
-for p in "${providers[@]}"; do
-	for rep in $(seq "$reps"); do
+for rep in $(seq "$reps"); do
+	for p in "${providers[@]}"; do
 		for tool in ib_write_bw ib_read_bw; do
 			for size in "${bw_sizes[@]}" "${big_sizes[@]}"; do
 				plan+=("bw $p $tool default $size $rep")
@@ -77,6 +78,8 @@ for p in "${providers[@]}"; do
 			done
 		done
 	done
+done
+for p in "${providers[@]}"; do
 	for backing in "${reg_backings[@]}"; do
 		plan+=("reg $p $backing")
 	done
