@@ -19,6 +19,7 @@ ARXE_ROOT_PACKAGES=(
 	python3-pyverbs libibverbs-dev
 	cmake ninja-build libnl-3-dev libnl-route-3-dev libudev-dev pkgconf
 	iproute2 kmod iputils-ping procps
+	nfs-kernel-server nvme-cli fio
 )
 
 # shellcheck disable=SC2034
