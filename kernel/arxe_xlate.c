@@ -207,44 +207,51 @@ int arxe_mr_copy(struct rxe_mr *mr, u64 iova, void *addr, unsigned int length,
 }
 
 /*
+ * arxe_resolve_word - the physical address of the u64 at MR address @iova
+ * (in range, checked by the caller), for an atomic. Called with the MR's
+ * lock held for reading. -EINVAL if misaligned, -EFAULT if not mapped.
+ */
+static int arxe_resolve_word(struct rxe_mr *mr, u64 iova, phys_addr_t *phys)
+{
+	u64 run;
+	int err;
+
+	err = arxe_resolve(mr, iova, sizeof(u64), phys, &run);
+	if (!err && (*phys & 7))
+		err = -EINVAL;
+	return err;
+}
+
+/*
  * arxe_mr_do_atomic_op - an atomic operation on the u64 at MR address
- * @iova (in range, checked by the caller). The mapping is held until the
- * operation is done. -EINVAL if misaligned, -EFAULT if not mapped.
+ * @iova. The mapping is held until the operation is done.
  */
 int arxe_mr_do_atomic_op(struct rxe_mr *mr, u64 iova, int opcode,
 			 u64 compare, u64 swap_add, u64 *orig_val)
 {
-	struct arxe_mr *x = &mr->xlate;
 	phys_addr_t phys;
 	int err;
-	u64 run;
 
-	read_lock_bh(&x->lock);
-	err = arxe_resolve(mr, iova, sizeof(u64), &phys, &run);
-	if (!err && (phys & 7))
-		err = -EINVAL;
+	read_lock_bh(&mr->xlate.lock);
+	err = arxe_resolve_word(mr, iova, &phys);
 	if (!err)
 		rxe_atomic_on_page(phys_to_page(phys), offset_in_page(phys),
 				   opcode, compare, swap_add, orig_val);
-	read_unlock_bh(&x->lock);
+	read_unlock_bh(&mr->xlate.lock);
 	return err;
 }
 
 /* arxe_mr_do_atomic_write - an ATOMIC WRITE of @value at MR address @iova. */
 int arxe_mr_do_atomic_write(struct rxe_mr *mr, u64 iova, u64 value)
 {
-	struct arxe_mr *x = &mr->xlate;
 	phys_addr_t phys;
 	int err;
-	u64 run;
 
-	read_lock_bh(&x->lock);
-	err = arxe_resolve(mr, iova, sizeof(u64), &phys, &run);
-	if (!err && (phys & 7))
-		err = -EINVAL;
+	read_lock_bh(&mr->xlate.lock);
+	err = arxe_resolve_word(mr, iova, &phys);
 	if (!err)
 		rxe_atomic_write_on_page(phys_to_page(phys),
 					 offset_in_page(phys), value);
-	read_unlock_bh(&x->lock);
+	read_unlock_bh(&mr->xlate.lock);
 	return err;
 }

@@ -144,15 +144,26 @@ nfs_mount() {
 # nfs_files: 512 MiB in 8 files written through NFS over RDMA, read back
 # and compared by checksum with the source.
 nfs_files() {
-	local i a b
+	local i a b t0 t1 t2
 
 	counters_note /tmp/nfs-counters
 	mkdir -p /tmp/src
 	for i in 1 2 3 4 5 6 7 8; do
 		head -c 64M /dev/urandom >/tmp/src/f$i || return 1
+	done
+	t0=$(date +%s%N)
+	for i in 1 2 3 4 5 6 7 8; do
 		cp /tmp/src/f$i /mnt/nfs/f$i || return 1
 	done
 	sync
+	t1=$(date +%s%N)
+	echo 3 >/proc/sys/vm/drop_caches
+	for i in 1 2 3 4 5 6 7 8; do
+		cat /mnt/nfs/f$i >/dev/null || return 1
+	done
+	t2=$(date +%s%N)
+	echo "NFS over RDMA: wrote 512 MiB at $((512 * 1000000000 / (t1 - t0))) MiB/s," \
+		"read it at $((512 * 1000000000 / (t2 - t1))) MiB/s"
 	echo 3 >/proc/sys/vm/drop_caches
 	for i in 1 2 3 4 5 6 7 8; do
 		a=$(sha256sum </tmp/src/f$i)

@@ -90,22 +90,27 @@ in_ns() {
 	fi
 }
 
-# wait_listen NS PORT: wait (at most 30 s) until a TCP listener is on PORT.
+# wait_listen NS PORT: wait (at most 30 s) until a TCP listener is on
+# PORT, or, for PORT "cm", until an RDMA CM ID listens (servers that take
+# their connections through RDMA CM have no TCP port).
 wait_listen() {
 	local ns=$1 port=$2 i
 
 	for ((i = 0; i < 60; i++)); do
-		if in_ns "$ns" ss -Hltn "sport = :$port" | grep -q .; then
+		if [ "$port" = cm ]; then
+			in_ns "$ns" rdma res show cm_id 2>/dev/null | grep -q LISTEN && return 0
+		elif in_ns "$ns" ss -Hltn "sport = :$port" | grep -q .; then
 			return 0
 		fi
 		sleep 0.5
 	done
-	echo "nothing listens on TCP port $port in namespace '${ns:-init}' after 30 s"
+	echo "nothing listens on port $port in namespace '${ns:-init}' after 30 s"
 	return 1
 }
 
 # pair SERVER_NS CLIENT_NS PORT SECONDS SERVER_CMD CLIENT_CMD
-# Start SERVER_CMD, wait for its TCP port, run CLIENT_CMD; both are killed
+# Start SERVER_CMD, wait for its port (see wait_listen), run CLIENT_CMD;
+# both are killed
 # after SECONDS. Output lands in /tmp/server.log and /tmp/client.log (and
 # on stdout); fails unless both exit 0.
 pair() {

@@ -13,27 +13,6 @@ set -uo pipefail
 # shellcheck source=tests/guest/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-# cm_pair SNS CNS SECS SERVER_CMD CLIENT_CMD: like pair, for servers that
-# listen through RDMA CM (no TCP port): the client starts once an RDMA CM
-# ID is listening in SNS.
-cm_pair() {
-	local sns=$1 cns=$2 secs=$3 scmd=$4 ccmd=$5 spid src=0 crc=0 i
-
-	in_ns "$sns" timeout "$secs" bash -c "$scmd" >/tmp/server.log 2>&1 &
-	spid=$!
-	for ((i = 0; i < 60; i++)); do
-		in_ns "$sns" rdma res show cm_id 2>/dev/null | grep -q LISTEN && break
-		sleep 0.5
-	done
-	in_ns "$cns" timeout "$secs" bash -c "$ccmd" >/tmp/client.log 2>&1 || crc=$?
-	wait "$spid" || src=$?
-	echo "--- server ($scmd): exit $src"
-	cat /tmp/server.log
-	echo "--- client ($ccmd): exit $crc"
-	cat /tmp/client.log
-	[ "$src" -eq 0 ] && [ "$crc" -eq 0 ]
-}
-
 # ns_of DEV, ip_of DEV: where each node's device lives.
 ns_of() {
 	case "$1" in
@@ -80,7 +59,7 @@ rping_v() {
 	local sip
 
 	sip=$(ip_of "$1")
-	cm_pair "$(ns_of "$1")" "$(ns_of "$2")" 120 "rping -s -a $sip -V -S 4096 -C 200" \
+	pair "$(ns_of "$1")" "$(ns_of "$2")" cm 120 "rping -s -a $sip -V -S 4096 -C 200" \
 		"rping -c -a $sip -V -S 4096 -C 200"
 }
 
@@ -89,7 +68,7 @@ ucmatose_run() {
 	local sip
 
 	sip=$(ip_of "$1")
-	cm_pair "$(ns_of "$1")" "$(ns_of "$2")" 120 "ucmatose -b $sip -c 4 -C 100" \
+	pair "$(ns_of "$1")" "$(ns_of "$2")" cm 120 "ucmatose -b $sip -c 4 -C 100" \
 		"ucmatose -s $sip -c 4 -C 100"
 }
 
@@ -98,7 +77,7 @@ cm_write_bw() {
 	local sip bw
 
 	sip=$(ip_of "$1")
-	cm_pair "$(ns_of "$1")" "$(ns_of "$2")" 180 \
+	pair "$(ns_of "$1")" "$(ns_of "$2")" cm 180 \
 		"ib_write_bw -R -F --report_gbits -s 65536 -n 300 -d $1" \
 		"ib_write_bw -R -F --report_gbits -s 65536 -n 300 -d $2 $sip" || return 1
 	bw=$(perftest_bw_avg /tmp/client.log 65536)
