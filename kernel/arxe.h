@@ -116,6 +116,7 @@ struct arxe_mr {
 	int map_err;			/* FRWR map: a link failed */
 	unsigned long npages;		/* aligned: pins in mm->pinned_vm */
 	struct mm_struct *mm;		/* aligned: grabbed */
+	bool chunked;			/* aligned: runs break only at 2 MiB */
 	bool writable;
 	bool counted;			/* in the device's counters */
 	u64 leaves[ARXE_NR_LEAVES];	/* IOMMU leaves by size */

@@ -315,22 +315,28 @@ static int arxe_iova_alloc(struct arxe_mr *x, u64 va0, u64 span, u64 align)
 
 /*
  * Unpin what is linked in [0, @linked) of an aligned MR, found by walking
- * its IOMMU mapping (no page list is kept), in physically contiguous runs.
- * The mapping itself is undone by the caller afterwards; no access can use
- * it meanwhile (the MR is unreachable and has no users left).
+ * its IOMMU mapping (no page list is kept), in physically contiguous runs:
+ * page by page, or 2 MiB chunk by chunk when pinning saw the memory
+ * contiguous within every 2 MiB chunk of the IOVA (x->chunked, huge-page
+ * memory). The mapping itself is undone by the caller afterwards; no
+ * access can use it meanwhile (the MR is unreachable and has no users).
  */
 static void arxe_unpin_linked(struct arxe_mr *x, u64 linked)
 {
 	dma_addr_t iova = x->state.addr + x->place;
 	phys_addr_t phys, run_phys = 0;
-	u64 off, run_len = 0;
+	u64 off, step, run_len = 0;
 
-	for (off = 0; off < linked; off += PAGE_SIZE) {
+	for (off = 0; off < linked; off += step) {
+		step = PAGE_SIZE;
+		if (x->chunked)
+			step = min(ALIGN(iova + off + 1, SZ_2M) - (iova + off),
+				   linked - off);
 		phys = iommu_iova_to_phys(x->domain, iova + off);
 		if (WARN_ON_ONCE(!phys))
 			continue;
 		if (run_len && phys == run_phys + run_len) {
-			run_len += PAGE_SIZE;
+			run_len += step;
 			continue;
 		}
 		if (run_len)
@@ -338,9 +344,8 @@ static void arxe_unpin_linked(struct arxe_mr *x, u64 linked)
 							 run_len >> PAGE_SHIFT,
 							 x->writable);
 		run_phys = phys;
-		run_len = PAGE_SIZE;
-		if (!(off & (SZ_2M - 1)))
-			cond_resched();
+		run_len = step;
+		cond_resched();
 	}
 	if (run_len)
 		unpin_user_page_range_dirty_lock(phys_to_page(run_phys),
@@ -396,6 +401,7 @@ static int arxe_mr_map_aligned(struct rxe_mr *mr, struct device *dev,
 
 	x->span = span;
 	x->npages = left;
+	x->chunked = true;
 	x->mm = current->mm;
 	mmgrab(x->mm);
 	lock_limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
@@ -443,6 +449,8 @@ static int arxe_mr_map_aligned(struct rxe_mr *mr, struct device *dev,
 				continue;
 			}
 			if (run_len) {
+				if ((x->first + linked + run_len) & (SZ_2M - 1))
+					x->chunked = false;
 				err = dma_iova_link(dev, &x->state, run_phys,
 						    x->place + linked, run_len,
 						    DMA_BIDIRECTIONAL, 0);
