@@ -1,6 +1,6 @@
 #!/bin/bash
 # Host unit tests of the pure logic in tools/lib.sh (mirror derivation,
-# cache keys, TAP results, boot failure diagnosis) and tests/guest/lib.sh
+# cache keys, TAP results and test lists, boot failure diagnosis) and tests/guest/lib.sh
 # (kernel log and taint checks, perftest output parsing). Prints TAP.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -93,6 +93,28 @@ tap_result_reports() {
 	fi
 }
 
+# tap_list_names: a suite in list mode (ARXE_TAP_LIST=1, how CMake finds
+# its ctest tests) names every test, those made in a loop too, and runs none.
+tap_list_names() {
+	local suite=$tmp/suite.sh got
+
+	cat >"$suite" <<EOF
+. "$top/tests/guest/lib.sh"
+tap_begin
+t first touch "$tmp/ran"
+for d in a b; do
+	t "loop-\$d" touch "$tmp/ran"
+done
+tap_end
+EOF
+	got=$(ARXE_TAP_LIST=1 TAP_FILE=$tmp/list.tap bash "$suite" | tr '\n' ' ')
+	expect names "$got" "first loop-a loop-b " || return 1
+	if [ -e "$tmp/ran" ] || [ -e "$tmp/list.tap" ]; then
+		echo "list mode ran a test or wrote TAP results"
+		return 1
+	fi
+}
+
 boot_reasons() {
 	guest_started "$data/console-ok.log" || return 1
 	if guest_started "$data/console-panic.log"; then
@@ -172,6 +194,7 @@ t mirror-from-environment mirror_from_environment
 t mirror-none-fails mirror_none_fails
 t cache-key-is-stable cache_key_is_stable
 t tap-result-reports tap_result_reports
+t tap-list-names tap_list_names
 t boot-failure-reasons boot_reasons
 t dmesg-problems-found dmesg_problems_found
 t taint-flags taint_flags
