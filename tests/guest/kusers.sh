@@ -1,58 +1,56 @@
 #!/bin/bash
-# Guest tests of arxe under real kernel users, in one guest over arxe0
+# Guest tests of arxe under real kernel users. In one guest over arxe0
 # (loopback): NVMe over RDMA (nvmet target backed by a file, nvme-rdma
 # host, fio writing and verifying with crc32c at 4 KiB and 128 KiB blocks)
 # and NFS over RDMA (nfsd with an RDMA listener on port 20049, a client
 # mounting with proto=rdma; files written and read back with checksums,
-# direct I/O, many small files). Both register their I/O with fast
-# registration: arxe's counters must show the re-links and no IOVA
-# allocation per I/O.
+# direct I/O, many small files). Then NFS over RDMA between two nodes on
+# one QEMU hub (eth0 here, eth1 in namespace peer, each with its own nfsd
+# and NFS client), in both directions, arxe0 against a stock rxe0 and then
+# against arxe1. The clients register their I/O with fast registration: an
+# arxe client's counters must show the re-links and no IOVA allocation per
+# I/O.
 #
-# Needs tools/guest --mem 4G.
+# Needs tools/guest --nics 2 --mem 4G.
 set -uo pipefail
 # shellcheck source=tests/guest/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 NQN=nqn.2026-11.org.arxe:test
 NVMET=/sys/kernel/config/nvmet
+NFS_SIZE_MIB=512
 
-setup() {
-	ip addr add "$A_IP/24" dev eth0 && ip link set eth0 up || return 1
-	modprobe arxe && rdma link add arxe0 type arxe netdev eth0 || return 1
-	port_active "" arxe0
-}
-
-# counters_note FILE: arxe0's translation counters, for a later delta.
+# counters_note DEV FILE: DEV's translation counters, for a later delta.
 counters_note() {
 	local name
 
 	for name in xlate_iova_allocs xlate_mrs_aligned xlate_frwr_relinks xlate_tlb_hits \
 		xlate_tlb_misses; do
-		echo "$name $(counter arxe0 "$name")"
-	done >"$1"
+		echo "$name $(counter "$1" "$name")"
+	done >"$2"
 }
 
-# frwr_flat BEFORE_FILE WHAT: since BEFORE_FILE, fast registrations were
-# re-linked (at least 100 times), and every IOVA allocation was that of a
-# new MR (the kernel user growing its MR pool), none an I/O's.
+# frwr_flat DEV BEFORE_FILE WHAT: since BEFORE_FILE, DEV re-linked fast
+# registrations (at least 100 times), and every IOVA allocation was that of
+# a new MR (the kernel user growing its MR pool), none an I/O's.
 frwr_flat() {
 	local name before now relinks allocs mrs
 
 	while read -r name before; do
-		now=$(counter arxe0 "$name")
-		echo "$2: $name $before -> $now (+$((now - before)))"
+		now=$(counter "$1" "$name")
+		echo "$3: $1 $name $before -> $now (+$((now - before)))"
 		case "$name" in
 		xlate_frwr_relinks) relinks=$((now - before)) ;;
 		xlate_iova_allocs) allocs=$((now - before)) ;;
 		xlate_mrs_aligned) mrs=$((now - before)) ;;
 		esac
-	done <"$1"
+	done <"$2"
 	if [ "$relinks" -lt 100 ]; then
-		fail "$2: only $relinks fast registrations re-linked"
+		fail "$3: only $relinks fast registrations re-linked on $1"
 		return 1
 	fi
 	[ "$allocs" -le "$mrs" ] ||
-		fail "$2: $allocs IOVA allocations for $mrs new MRs and $relinks registrations"
+		fail "$3: $allocs IOVA allocations on $1 for $mrs new MRs and $relinks registrations"
 }
 
 nvme_target() {
@@ -103,7 +101,7 @@ nvme_fio() {
 	local dev out
 
 	dev=$(nvme_dev) && [ -b "/dev/$dev" ] || fail "no NVMe namespace of $NQN" || return 1
-	counters_note /tmp/nvme-counters
+	counters_note arxe0 /tmp/nvme-counters
 	out=$(timeout 900 fio --name="verify-$1" --filename="/dev/$dev" --rw=write \
 		--bs="$1" --size=256M --direct=1 --ioengine=libaio --iodepth=16 \
 		--verify=crc32c --do_verify=1 --verify_fatal=1 2>&1) || {
@@ -113,66 +111,136 @@ nvme_fio() {
 	}
 	echo "$out" | grep -E 'WRITE:|READ:|err='
 	echo "$out" | grep -q 'err= 0' || fail "fio reported errors"
-	frwr_flat /tmp/nvme-counters "NVMe fio $1"
+	frwr_flat arxe0 /tmp/nvme-counters "NVMe fio $1"
 }
 
 nvme_disconnect() {
 	nvme disconnect -n "$NQN"
 }
 
+# nfs_server: nfsd with an RDMA listener on port 20049, exporting /srv/nfs
+# (served here) and /srv/nfs-peer (served by nfs_server_peer), both tmpfs.
+# A grace period of 10 s instead of 90: no nfsdcld keeps client records.
 nfs_server() {
 	modprobe nfsd && modprobe rpcrdma || return 1
-	mkdir -p /srv/nfs /mnt/nfs /var/lib/nfs/rpc_pipefs /run/rpcbind
+	mkdir -p /srv/nfs /srv/nfs-peer /mnt/nfs /var/lib/nfs/rpc_pipefs /run/rpcbind
 	mountpoint -q /srv/nfs || mount -t tmpfs -o size=1200M tmpfs /srv/nfs || return 1
+	mountpoint -q /srv/nfs-peer || mount -t tmpfs -o size=700M tmpfs /srv/nfs-peer ||
+		return 1
 	mountpoint -q /proc/fs/nfsd || mount -t nfsd nfsd /proc/fs/nfsd || return 1
-	echo "/srv/nfs $A_IP/24(rw,no_root_squash,insecure,no_subtree_check,fsid=1)" >/etc/exports
+	cat >/etc/exports <<EOF
+/srv/nfs $A_IP/24(rw,no_root_squash,insecure,no_subtree_check,fsid=1)
+/srv/nfs-peer $A_IP/24(rw,no_root_squash,insecure,no_subtree_check,fsid=2)
+EOF
 	rpcbind -w 2>/dev/null || rpcbind || return 1
 	exportfs -ra || return 1
 	rpc.mountd || return 1
+	echo 10 >/proc/fs/nfsd/nfsv4gracetime || return 1
 	rpc.nfsd 4 || return 1
 	echo "rdma 20049" >/proc/fs/nfsd/portlist || return 1
 	cat /proc/fs/nfsd/portlist
 }
 
-nfs_mount() {
-	timeout 120 mount -t nfs -o vers=4.2,proto=rdma,port=20049 "$A_IP:/srv/nfs" /mnt/nfs ||
-		return 1
-	grep /mnt/nfs /proc/mounts
-	grep -q 'proto=rdma' /proc/mounts || fail "the mount does not use RDMA"
+# in_net NS COMMAND...: COMMAND in network namespace NS, in this mount
+# namespace (ip netns exec would give it a mount namespace of its own, and
+# mounts made there vanish with it). The NFS client and nfsd take their
+# network namespace from the process that mounts them.
+in_net() {
+	local ns=$1
+
+	shift
+	nsenter --net="/run/netns/$ns" "$@"
 }
 
-# nfs_files: 512 MiB in 8 files written through NFS over RDMA, read back
-# and compared by checksum with the source.
-nfs_files() {
-	local i a b t0 t1 t2
+# nfs_server_peer: the peer node's nfsd (nfsd keeps one server per network
+# namespace), exporting /srv/nfs-peer with an RDMA listener on port 20049
+# in namespace peer. rpc.nfsd drives /proc/fs/nfsd, this namespace's
+# server, so the peer's is driven through an nfsd filesystem mounted from
+# peer at /run/nfsd-peer (unmounting it stops that server); a mountd in
+# peer answers its export upcalls. NFSv3 is off there: no lockd, nothing
+# registered with the rpcbind both nodes share.
+nfs_server_peer() {
+	mkdir -p /run/nfsd-peer || return 1
+	in_net peer rpc.mountd -N 3 || return 1
+	in_net peer mount -t nfsd nfsd /run/nfsd-peer || return 1
+	echo 10 >/run/nfsd-peer/nfsv4gracetime &&
+		echo -3 >/run/nfsd-peer/versions &&
+		echo "rdma 20049" >/run/nfsd-peer/portlist &&
+		echo 4 >/run/nfsd-peer/threads || return 1
+	echo "peer's nfsd: versions $(cat /run/nfsd-peer/versions)," \
+		"threads $(cat /run/nfsd-peer/threads), listeners:"
+	cat /run/nfsd-peer/portlist
+	grep -q '^rdma 20049$' /run/nfsd-peer/portlist || fail "the peer's nfsd has no RDMA listener"
+}
 
-	counters_note /tmp/nfs-counters
-	mkdir -p /tmp/src
+nfs_server_peer_stop() {
+	local pid
+
+	echo 0 >/run/nfsd-peer/threads && umount /run/nfsd-peer || return 1
+	for pid in $(ip netns pids peer); do
+		[ "$(cat "/proc/$pid/comm")" = rpc.mountd ] && kill "$pid"
+	done
+	return 0
+}
+
+# nfs_mount MNT SERVER:PATH [NS]: mount the export over RDMA at MNT, the
+# client in namespace NS (default this one), then wait out the server's
+# grace period (at most 60 s: the first file created waits for it) so that
+# timings count I/O only.
+nfs_mount() {
+	local mnt=$1 export=$2 ns=${3:-}
+
+	mkdir -p "$mnt" || return 1
+	if [ -n "$ns" ]; then
+		in_net "$ns" timeout 120 mount -t nfs -o vers=4.2,proto=rdma,port=20049 "$export" "$mnt"
+	else
+		timeout 120 mount -t nfs -o vers=4.2,proto=rdma,port=20049 "$export" "$mnt"
+	fi || return 1
+	grep " $mnt " /proc/mounts
+	grep " $mnt " /proc/mounts | grep -q 'proto=rdma' || fail "$mnt does not use RDMA" ||
+		return 1
+	timeout 60 touch "$mnt/.grace-over" && rm "$mnt/.grace-over"
+}
+
+# nfs_files MNT SERVER_DIR CLIENT_DEV WHAT: NFS_SIZE_MIB in 8 files written
+# through the mount MNT; the server's copies (in SERVER_DIR) and the files
+# read back through the mount (caches dropped) must match the source byte
+# for byte. Prints the throughput (the comparisons are not timed); when
+# CLIENT_DEV is arxe's, checks its counters (frwr_flat).
+nfs_files() {
+	local mnt=$1 sdir=$2 dev=$3 what=$4 i mib t0 t1 ta read_ns=0
+
+	mib=$((NFS_SIZE_MIB / 8))
+	case "$dev" in arxe*) counters_note "$dev" /tmp/nfs-counters ;; esac
+	mkdir -p /tmp/src || return 1
 	for i in 1 2 3 4 5 6 7 8; do
-		head -c 64M /dev/urandom >/tmp/src/f$i || return 1
+		head -c "${mib}M" /dev/urandom >/tmp/src/f$i || return 1
 	done
 	t0=$(date +%s%N)
 	for i in 1 2 3 4 5 6 7 8; do
-		cp /tmp/src/f$i /mnt/nfs/f$i || return 1
+		cp /tmp/src/f$i "$mnt/f$i" || return 1
 	done
 	sync
 	t1=$(date +%s%N)
+	for i in 1 2 3 4 5 6 7 8; do
+		cmp /tmp/src/f$i "$sdir/f$i" || fail "the server's f$i differs" || return 1
+	done
 	echo 3 >/proc/sys/vm/drop_caches
 	for i in 1 2 3 4 5 6 7 8; do
-		cat /mnt/nfs/f$i >/dev/null || return 1
+		ta=$(date +%s%N)
+		cat "$mnt/f$i" >/tmp/src/back || return 1
+		read_ns=$((read_ns + $(date +%s%N) - ta))
+		cmp /tmp/src/f$i /tmp/src/back || fail "f$i read back differs" || return 1
 	done
-	t2=$(date +%s%N)
-	echo "NFS over RDMA: wrote 512 MiB at $((512 * 1000000000 / (t1 - t0))) MiB/s," \
-		"read it at $((512 * 1000000000 / (t2 - t1))) MiB/s"
-	echo 3 >/proc/sys/vm/drop_caches
-	for i in 1 2 3 4 5 6 7 8; do
-		a=$(sha256sum </tmp/src/f$i)
-		b=$(sha256sum </mnt/nfs/f$i)
-		[ "$a" = "$b" ] || fail "f$i read back differs" || return 1
-	done
-	echo "8 x 64 MiB written and read back identical"
-	rm -f /tmp/src/f*
-	frwr_flat /tmp/nfs-counters "NFS 512 MiB"
+	echo "NFS over RDMA, $what: wrote $NFS_SIZE_MIB MiB at" \
+		"$((NFS_SIZE_MIB * 1000000000 / (t1 - t0))) MiB/s, read it at" \
+		"$((NFS_SIZE_MIB * 1000000000 / read_ns)) MiB/s"
+	echo "8 x $mib MiB written, identical on the server and read back"
+	rm -f /tmp/src/* "$mnt"/f[1-8] || return 1
+	case "$dev" in
+	arxe*) frwr_flat "$dev" /tmp/nfs-counters "NFS $NFS_SIZE_MIB MiB, $what" ;;
+	*) echo "the client's $dev is stock rxe: no translation counters" ;;
+	esac
 }
 
 # nfs_direct: dd with O_DIRECT both ways, 128 MiB, checksum compared.
@@ -202,22 +270,49 @@ nfs_small() {
 	diff -r /tmp/small /mnt/nfs/small || fail "small files differ"
 }
 
-nfs_umount() {
-	umount /mnt/nfs
+# nfs_wire SERVER_DEV CLIENT_DEV: NFS over RDMA across the hub: the client
+# node mounts the server node's export by its address (arxe0's node serves
+# /srv/nfs at A_IP, the peer's /srv/nfs-peer at P_IP) and runs nfs_files;
+# eth0 must carry the writes and the reads, and each device must hold the
+# connection's RC queue pair.
+nfs_wire() {
+	local sdev=$1 cdev=$2 mnt=/mnt/nfs-wire export=$P_IP:/srv/nfs-peer sdir=/srv/nfs-peer
+	local ns="" rc=0 dev
+
+	if [ "$sdev" = arxe0 ]; then
+		export=$A_IP:/srv/nfs sdir=/srv/nfs ns=peer
+	fi
+	nfs_mount "$mnt" "$export" "$ns" || return 1
+	for dev in "$sdev" "$cdev"; do
+		rdma res show qp link "$dev/1" | grep 'type RC' | grep -q 'state RTS' ||
+			fail "no RC queue pair in RTS on $dev" || rc=1
+	done
+	[ "$rc" -eq 0 ] &&
+		cross_wire $((2 * NFS_SIZE_MIB * 1048576)) nfs_files "$mnt" "$sdir" "$cdev" \
+			"$cdev client, $sdev server across the wire" || rc=1
+	umount "$mnt" || rc=1
+	return "$rc"
 }
 
 tap_begin
-t setup setup
+t setup setup_arxe_and_rxe
 t nvme-target-on-arxe0 nvme_target
 t nvme-rdma-connect nvme_connect
 t nvme-fio-4k-verified nvme_fio 4k
 t nvme-fio-128k-verified nvme_fio 128k
 t nvme-disconnect nvme_disconnect
 t nfs-server-rdma-listener nfs_server
-t nfs-mount-proto-rdma nfs_mount
-t nfs-512m-files-checksummed nfs_files
+t nfs-mount-proto-rdma nfs_mount /mnt/nfs "$A_IP:/srv/nfs"
+t nfs-512m-files-checksummed nfs_files /mnt/nfs /srv/nfs arxe0 "arxe0 loopback"
 t nfs-direct-io nfs_direct
 t nfs-many-small-files nfs_small
-t nfs-umount nfs_umount
+t nfs-umount umount /mnt/nfs
+t nfs-server-in-peer nfs_server_peer
+for peer in rxe0 arxe1; do
+	[ "$peer" = arxe1 ] && t arxe1-replaces-rxe0 arxe1_replaces_rxe0
+	t "nfs-wire-arxe0-serves-$peer" nfs_wire arxe0 "$peer"
+	t "nfs-wire-$peer-serves-arxe0" nfs_wire "$peer" arxe0
+done
+t nfs-server-in-peer-stops nfs_server_peer_stop
 t kernel-log-clean kernel_clean
 tap_end

@@ -439,3 +439,10 @@ setup_arxe_and_rxe() {
 	in_ns peer rdma link add rxe0 type rxe netdev eth1 || return 1
 	port_active "" arxe0 && port_active peer rxe0
 }
+
+# arxe1_replaces_rxe0: peer's node now runs arxe (arxe1 on eth1).
+arxe1_replaces_rxe0() {
+	in_ns peer rdma link delete rxe0 || return 1
+	in_ns peer rdma link add arxe1 type arxe netdev eth1 || return 1
+	port_active peer arxe1
+}

@@ -85,13 +85,6 @@ cm_write_bw() {
 	[ -n "$bw" ] || fail "no result line for 65536 bytes"
 }
 
-# arxe1_replaces_rxe0: peer's node now runs arxe (arxe1 on eth1).
-arxe1_replaces_rxe0() {
-	in_ns peer rdma link delete rxe0 || return 1
-	in_ns peer rdma link add arxe1 type arxe netdev eth1 || return 1
-	port_active peer arxe1
-}
-
 # both WHAT MIN_BYTES A B COMMAND...: "COMMAND... A B" (A serves B) and
 # "COMMAND... B A", each a test that must carry MIN_BYTES across the wire.
 both() {
