@@ -32,7 +32,7 @@
 #include <infiniband/verbs.h>
 #include <infiniband/arxedv.h>
 
-#include "mem.h"
+#include "common.h"
 
 #define MAX_REPS 15
 
@@ -139,8 +139,7 @@ out:
 int main(int argc, char **argv)
 {
 	enum backing backing = MEM_ANON;
-	struct ibv_device **list, **d;
-	struct ibv_context *ctx = NULL;
+	struct ibv_context *ctx;
 	const char *bname = "anon";
 	int reps = 3, opt, i;
 	struct ibv_pd *pd;
@@ -163,14 +162,9 @@ int main(int argc, char **argv)
 	if (argc - optind < 2 || reps < 1 || reps > MAX_REPS)
 		goto usage;
 
-	list = ibv_get_device_list(NULL);
-	for (d = list; d && *d; d++)
-		if (!strcmp(ibv_get_device_name(*d), argv[optind]))
-			ctx = ibv_open_device(*d);
-	if (!ctx) {
-		fprintf(stderr, "%s: cannot open device\n", argv[optind]);
+	ctx = open_device(argv[optind]);
+	if (!ctx)
 		return 1;
-	}
 	pd = ibv_alloc_pd(ctx);
 	if (!pd) {
 		fprintf(stderr, "cannot allocate a PD\n");
@@ -187,7 +181,6 @@ int main(int argc, char **argv)
 	}
 	ibv_dealloc_pd(pd);
 	ibv_close_device(ctx);
-	ibv_free_device_list(list);
 	return 0;
 usage:
 	fprintf(stderr, "usage: %s [-r REPS (1-%d)] [-m BACKING] DEVICE SIZE...\n",

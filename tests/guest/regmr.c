@@ -4,7 +4,7 @@
  *
  *   arxe-regmr [-m BACKING] [-o OFFSET] [-t SECONDS] DEVICE SIZE
  *
- * Allocates SIZE bytes (suffixes K, M, G) of BACKING memory (see mem.h) at
+ * Allocates SIZE bytes (suffixes K, M, G) of BACKING memory (see common.h) at
  * OFFSET, registers them on DEVICE and prints
  *   registered lkey=0x... addr=0x... length=... vmpin_kb=N
  * then holds the MR until standard input closes or SECONDS pass (default
@@ -24,7 +24,7 @@
 #include <infiniband/verbs.h>
 #include <infiniband/arxedv.h>
 
-#include "mem.h"
+#include "common.h"
 
 /* VmPin of this process, in KiB, or -1. */
 static long vmpin_kb(void)
@@ -72,9 +72,8 @@ static int print_dv(struct ibv_mr *mr)
 int main(int argc, char **argv)
 {
 	enum backing backing = MEM_ANON;
-	struct ibv_device **list, **d;
 	struct pollfd pfd = { .fd = 0, .events = POLLIN };
-	struct ibv_context *ctx = NULL;
+	struct ibv_context *ctx;
 	size_t size, offset = 0;
 	int seconds = 60, opt;
 	unsigned char *buf;
@@ -104,14 +103,9 @@ int main(int argc, char **argv)
 	if (!size || seconds < 0 || seconds > 3600)
 		goto usage;
 
-	list = ibv_get_device_list(NULL);
-	for (d = list; d && *d; d++)
-		if (!strcmp(ibv_get_device_name(*d), argv[optind]))
-			ctx = ibv_open_device(*d);
-	if (!ctx) {
-		fprintf(stderr, "%s: cannot open device\n", argv[optind]);
+	ctx = open_device(argv[optind]);
+	if (!ctx)
 		return 1;
-	}
 	pd = ibv_alloc_pd(ctx);
 	buf = alloc_backed(backing, size, offset);
 	if (!pd || !buf) {
@@ -138,7 +132,6 @@ int main(int argc, char **argv)
 	printf("deregistered vmpin_kb=%ld\n", vmpin_kb());
 	ibv_dealloc_pd(pd);
 	ibv_close_device(ctx);
-	ibv_free_device_list(list);
 	return 0;
 usage:
 	fprintf(stderr, "usage: %s [-m BACKING] [-o OFFSET] [-t SECONDS] DEVICE SIZE\n",

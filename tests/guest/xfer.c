@@ -31,7 +31,7 @@
 #include <unistd.h>
 #include <infiniband/verbs.h>
 
-#include "mem.h"
+#include "common.h"
 
 #define MAX_MSG (4u << 20)
 #define POLL_SECONDS 30
@@ -68,15 +68,7 @@ static void fill_random(unsigned char *p, size_t len)
 	}
 }
 
-static struct ibv_device *find_device(struct ibv_device **list, const char *name)
-{
-	for (; *list; list++)
-		if (!strcmp(ibv_get_device_name(*list), name))
-			return *list;
-	return NULL;
-}
-
-static int open_side(struct ibv_device **list, struct side *s)
+static int open_side(struct side *s)
 {
 	struct ibv_qp_init_attr init = {
 		.qp_type = IBV_QPT_RC,
@@ -84,18 +76,10 @@ static int open_side(struct ibv_device **list, struct side *s)
 			 .max_send_sge = 1, .max_recv_sge = 1 },
 	};
 	struct ibv_port_attr port;
-	struct ibv_device *dev;
 
-	dev = find_device(list, s->name);
-	if (!dev) {
-		fprintf(stderr, "%s: no such device\n", s->name);
+	s->ctx = open_device(s->name);
+	if (!s->ctx)
 		return -1;
-	}
-	s->ctx = ibv_open_device(dev);
-	if (!s->ctx) {
-		perror("ibv_open_device");
-		return -1;
-	}
 	if (ibv_query_port(s->ctx, 1, &port) ||
 	    ibv_query_gid(s->ctx, 1, s->gid_index, &s->gid)) {
 		fprintf(stderr, "%s: cannot query port 1 / GID %d\n", s->name,
@@ -368,7 +352,6 @@ static int run_atomics(struct side *a, struct side *b)
 int main(int argc, char **argv)
 {
 	struct side a = {}, b = {};
-	struct ibv_device **list;
 	int iters = 1, opt, i;
 	enum ibv_mtu mtu;
 	size_t k;
@@ -403,12 +386,7 @@ int main(int argc, char **argv)
 	b.name = argv[optind + 2];
 	b.gid_index = atoi(argv[optind + 3]);
 
-	list = ibv_get_device_list(NULL);
-	if (!list) {
-		perror("ibv_get_device_list");
-		return 1;
-	}
-	if (open_side(list, &a) || open_side(list, &b))
+	if (open_side(&a) || open_side(&b))
 		return 1;
 	mtu = a.mtu < b.mtu ? a.mtu : b.mtu;
 	if (connect_side(&a, &b, mtu) || connect_side(&b, &a, mtu))

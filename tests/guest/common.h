@@ -1,22 +1,55 @@
 /* SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB */
 /*
- * Memory of the guest test helpers: anonymous 4 KiB pages, transparent
- * huge pages or hugetlbfs pages, with the buffer at an offset inside.
+ * What the guest test helpers and arxe-regcost share: a verbs device opened
+ * by name, and memory of a given backing (anonymous 4 KiB pages,
+ * transparent huge pages or hugetlbfs pages) with the buffer at an offset
+ * inside.
  */
-#ifndef ARXE_TEST_MEM_H
-#define ARXE_TEST_MEM_H
+#ifndef ARXE_TEST_COMMON_H
+#define ARXE_TEST_COMMON_H
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <infiniband/verbs.h>
 
 #ifndef MAP_HUGE_SHIFT
 #define MAP_HUGE_SHIFT 26
 #endif
 #define TEST_2M (2UL << 20)
 #define TEST_1G (1UL << 30)
+
+/*
+ * open_device - open the verbs device called @name. Says why and returns
+ * NULL when there is no such device or it cannot be opened.
+ */
+static inline struct ibv_context *open_device(const char *name)
+{
+	struct ibv_device **list, **d;
+	struct ibv_context *ctx = NULL;
+
+	list = ibv_get_device_list(NULL);
+	if (!list) {
+		perror("ibv_get_device_list");
+		return NULL;
+	}
+	for (d = list; *d; d++)
+		if (!strcmp(ibv_get_device_name(*d), name))
+			break;
+	if (!*d) {
+		fprintf(stderr, "%s: no such device in libibverbs\n", name);
+	} else {
+		ctx = ibv_open_device(*d);
+		if (!ctx)
+			fprintf(stderr, "%s: cannot open the device: %s\n", name,
+				strerror(errno));
+	}
+	ibv_free_device_list(list);
+	return ctx;
+}
 
 enum backing { MEM_ANON, MEM_THP, MEM_HUGE2M, MEM_HUGE1G };
 
@@ -109,4 +142,4 @@ static inline size_t parse_size(const char *s)
 	return v;
 }
 
-#endif /* ARXE_TEST_MEM_H */
+#endif /* ARXE_TEST_COMMON_H */
