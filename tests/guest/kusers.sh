@@ -157,8 +157,9 @@ in_net() {
 # in namespace peer. rpc.nfsd drives /proc/fs/nfsd, this namespace's
 # server, so the peer's is driven through an nfsd filesystem mounted from
 # peer at /run/nfsd-peer (unmounting it stops that server); a mountd in
-# peer answers its export upcalls. NFSv3 is off there: no lockd, nothing
-# registered with the rpcbind both nodes share.
+# peer answers its export upcalls. NFSv3 is off there, so it starts no
+# lockd (both nodes share one rpcbind through its socket file; NFSv4 does
+# not need it).
 nfs_server_peer() {
 	mkdir -p /run/nfsd-peer || return 1
 	in_net peer rpc.mountd -N 3 || return 1
@@ -173,6 +174,8 @@ nfs_server_peer() {
 	grep -q '^rdma 20049$' /run/nfsd-peer/portlist || fail "the peer's nfsd has no RDMA listener"
 }
 
+# nfs_server_peer_stop: stop the peer's nfsd (its threads, then its
+# filesystem) and its mountd.
 nfs_server_peer_stop() {
 	local pid
 
