@@ -25,6 +25,7 @@
 
 struct device;
 struct iommu_domain;
+struct iommu_group;
 struct mm_struct;
 struct net_device;
 struct page;
@@ -45,6 +46,7 @@ struct arxe_dev_entry {
 	struct hlist_node node;
 	struct net_device *ndev;	/* identity only, never dereferenced */
 	struct device *xlate_dev;	/* translation device, referenced */
+	struct iommu_group *xlate_group; /* its IOMMU group, referenced */
 };
 
 /*
@@ -54,6 +56,8 @@ struct arxe_dev_entry {
  */
 #define ARXE_MAX_FAST_REG_PAGES BIT(16)
 
+int arxe_dev_init(void);
+void arxe_dev_exit(void);
 bool arxe_dev_name_valid(const char *name);
 void arxe_dev_add(struct rxe_dev *rxe, struct net_device *ndev);
 void arxe_dev_remove(struct rxe_dev *rxe);
@@ -68,8 +72,10 @@ enum arxe_xlate_mode {
 	ARXE_XLATE_IOVA = ARXE_MR_XLATE_IOVA,
 	/* own pins, huge-page-congruent IOVA */
 	ARXE_XLATE_ALIGNED = ARXE_MR_XLATE_ALIGNED,
-	/* no translating IOMMU: rxe's page table */
+	/* no translating IOMMU: a table of physically contiguous runs */
 	ARXE_XLATE_FALLBACK = ARXE_MR_XLATE_FALLBACK,
+	/* on-demand paging: rxe's ODP page list, never translated by arxe */
+	ARXE_XLATE_ODP = ARXE_MR_XLATE_ODP,
 };
 
 /* One physically contiguous run of a fallback MR: MR offset -> phys. */
@@ -84,7 +90,9 @@ struct arxe_run {
  * contiguous run): the device table of a translated MR is (bus, length).
  *
  * The mapping is the range [first, first + span) of bus addresses, which
- * serves MR addresses [va0, va0 + span). A user MR's mapping is made at
+ * serves MR addresses [va0, va0 + span). A user MR's addresses are the
+ * iova its owner chose (ibv_reg_mr_iova()), which has the same offset in
+ * its page as the user address @addr the memory was pinned at. A user MR's mapping is made at
  * registration and undone at cleanup, when it has no users left. A
  * fast-registration MR's mapping changes at each map and invalidate: those
  * take @lock for writing, and every access holds it for reading from
@@ -105,8 +113,10 @@ struct arxe_mr {
 	dma_addr_t first;		/* bus address of va0 */
 	u64 va0;			/* MR address the mapping starts at */
 	u64 span;			/* bytes mapped from first */
+	size_t iova_size;		/* bytes of IOVA space held */
 	dma_addr_t bus;			/* bus address of va */
-	u64 va;				/* the registered start address */
+	u64 va;				/* the MR address of the first byte */
+	u64 addr;			/* user MR: the user address of it */
 	u64 length;			/* the registered length */
 	struct arxe_run *runs;		/* fallback user MR: its table */
 	unsigned int nr_runs;
@@ -125,12 +135,15 @@ struct arxe_mr {
 
 struct device *arxe_find_xlate_dev(struct net_device *ndev);
 struct iommu_domain *arxe_dma_domain(struct device *dev);
-void arxe_mr_init(struct rxe_mr *mr);
+void arxe_mr_init(struct rxe_mr *mr, int access);
 u64 arxe_new_gen(void);
 enum arxe_xlate_mode arxe_mr_choose_mode(struct rxe_dev *rxe, int access);
 void arxe_mr_count(struct rxe_mr *mr, int sign);
+bool arxe_iova_fits(struct rxe_dev *rxe, u64 size);
+bool arxe_iova_try_alloc(struct rxe_dev *rxe, struct arxe_mr *x, size_t size);
+void arxe_iova_free(struct rxe_dev *rxe, struct arxe_mr *x);
 int arxe_mr_init_user(struct rxe_dev *rxe, struct rxe_mr *mr, u64 start,
-		      u64 length, int access);
+		      u64 length, u64 iova, int access);
 void arxe_mr_release(struct rxe_mr *mr);
 int arxe_mr_check_rereg(struct rxe_mr *mr, int flags, int access);
 const char *arxe_xlate_mode_name(enum arxe_xlate_mode mode);
@@ -151,6 +164,7 @@ int arxe_mr_copy(struct rxe_mr *mr, u64 iova, void *addr, unsigned int length,
 int arxe_mr_do_atomic_op(struct rxe_mr *mr, u64 iova, int opcode,
 			 u64 compare, u64 swap_add, u64 *orig_val);
 int arxe_mr_do_atomic_write(struct rxe_mr *mr, u64 iova, u64 value);
+int arxe_mr_flush_pmem(struct rxe_mr *mr, u64 iova, unsigned int length);
 
 struct ib_udata;
 int arxe_fill_res_mr_entry(struct sk_buff *msg, struct ib_mr *ibmr);

@@ -10,7 +10,9 @@
  */
 
 #include <linux/build_bug.h>
+#include <linux/iommu.h>
 #include <linux/mutex.h>
+#include <linux/pci.h>
 #include <linux/rculist.h>
 #include <linux/string.h>
 #include <rdma/ib_verbs.h>
@@ -38,6 +40,8 @@ bool arxe_dev_name_valid(const char *name)
 /*
  * arxe_dev_add - enter a device into the table and find its translation
  * device; a translated device takes longer fast-registration page lists.
+ * The device's IOMMU group is held, so that the IOMMU domain its MRs are
+ * mapped in outlives them whatever happens to the translation device.
  * Process context; called once, before ib_register_device().
  * Lookups cannot take a reference on the device before its registration
  * completes.
@@ -46,6 +50,8 @@ void arxe_dev_add(struct rxe_dev *rxe, struct net_device *ndev)
 {
 	rxe->arxe.ndev = ndev;
 	rxe->arxe.xlate_dev = arxe_find_xlate_dev(ndev);
+	if (rxe->arxe.xlate_dev)
+		rxe->arxe.xlate_group = iommu_group_get(rxe->arxe.xlate_dev);
 	if (arxe_dma_domain(rxe->arxe.xlate_dev))
 		rxe->attr.max_fast_reg_page_list_len = ARXE_MAX_FAST_REG_PAGES;
 	mutex_lock(&arxe_devs_lock);
@@ -68,9 +74,58 @@ void arxe_dev_remove(struct rxe_dev *rxe)
 	hlist_del_init_rcu(&rxe->arxe.node);
 	mutex_unlock(&arxe_devs_lock);
 	synchronize_rcu();
+	if (rxe->arxe.xlate_group)
+		iommu_group_put(rxe->arxe.xlate_group);
+	rxe->arxe.xlate_group = NULL;
 	if (rxe->arxe.xlate_dev)
 		put_device(rxe->arxe.xlate_dev);
 	rxe->arxe.xlate_dev = NULL;
+}
+
+/*
+ * A translation device that loses its driver may lose its IOMMU domain
+ * too (the next driver may attach another, removal frees it). Tear down
+ * the arxe devices that translate through it, as when their netdev goes
+ * away: their MRs are released once their users let go, in the domain
+ * the held IOMMU group keeps. Process context, from the PCI bus.
+ */
+static int arxe_pci_notify(struct notifier_block *nb, unsigned long action,
+			   void *data)
+{
+	struct device *dev = data;
+	struct rxe_dev *rxe;
+
+	if (action != BUS_NOTIFY_UNBIND_DRIVER &&
+	    action != BUS_NOTIFY_DEL_DEVICE)
+		return NOTIFY_DONE;
+	mutex_lock(&arxe_devs_lock);
+	hlist_for_each_entry(rxe, &arxe_devs, arxe.node) {
+		if (rxe->arxe.xlate_dev != dev ||
+		    !ib_device_try_get(&rxe->ib_dev))
+			continue;
+		dev_warn(&rxe->ib_dev.dev,
+			 "translation device %s goes away: removing the device\n",
+			 dev_name(dev));
+		ib_unregister_device_queued(&rxe->ib_dev);
+		ib_device_put(&rxe->ib_dev);
+	}
+	mutex_unlock(&arxe_devs_lock);
+	return NOTIFY_OK;
+}
+
+static struct notifier_block arxe_pci_nb = {
+	.notifier_call = arxe_pci_notify,
+};
+
+/* Module init and exit: watch the translation devices' drivers. */
+int arxe_dev_init(void)
+{
+	return bus_register_notifier(&pci_bus_type, &arxe_pci_nb);
+}
+
+void arxe_dev_exit(void)
+{
+	bus_unregister_notifier(&pci_bus_type, &arxe_pci_nb);
 }
 
 /*

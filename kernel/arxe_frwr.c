@@ -61,8 +61,8 @@ int arxe_mr_init_fast(struct rxe_mr *mr, int max_pages)
 	x->domain = arxe_dma_domain(dev);
 	x->dev = get_device(dev);
 	if (x->mode == ARXE_XLATE_ALIGNED) {
-		if (!dma_iova_try_alloc(dev, &x->state, 0,
-					(size_t)max_pages << PAGE_SHIFT))
+		if (!arxe_iova_fits(rxe, (u64)max_pages << PAGE_SHIFT) ||
+		    !arxe_iova_try_alloc(rxe, x, (size_t)max_pages << PAGE_SHIFT))
 			return -ENOMEM;
 		x->reserved = (size_t)max_pages << PAGE_SHIFT;
 		rxe_counter_inc(rxe, ARXE_CNT_IOVA_ALLOCS);
@@ -75,18 +75,19 @@ out:
 
 /*
  * Undo the current map of a translated fast-registration MR: unlink what
- * is linked (iova: and free the range). MR lock held for writing, or no
- * users left.
+ * is linked (iova: and free the range, all of it, whatever was linked).
+ * MR lock held for writing, or no users left.
  */
-static void arxe_frwr_unlink(struct arxe_mr *x)
+static void arxe_frwr_unlink(struct rxe_mr *mr)
 {
-	if (x->mode == ARXE_XLATE_IOVA && x->reserved) {
-		dma_iova_destroy(x->dev, &x->state, x->span, DMA_BIDIRECTIONAL,
-				 0);
-		x->reserved = 0;
-	} else if (x->span) {
+	struct arxe_mr *x = &mr->xlate;
+
+	if (x->span)
 		dma_iova_unlink(x->dev, &x->state, 0, x->span,
 				DMA_BIDIRECTIONAL, 0);
+	if (x->mode == ARXE_XLATE_IOVA && x->reserved) {
+		arxe_iova_free(to_rdev(mr->ibmr.device), x);
+		x->reserved = 0;
 	}
 	x->span = 0;
 	x->run_len = 0;
@@ -147,10 +148,13 @@ static int arxe_frwr_space(struct rxe_mr *mr, size_t size)
 		if (size <= x->reserved)
 			return 0;
 		if (x->reserved)
-			dma_iova_free(x->dev, &x->state);
+			arxe_iova_free(rxe, x);
 		x->reserved = 0;
 	}
-	if (!dma_iova_try_alloc(x->dev, &x->state, 0, size))
+	/* nothing to map (an sg_offset that consumes the list) */
+	if (!size)
+		return 0;
+	if (!arxe_iova_try_alloc(rxe, x, size))
 		return -ENOMEM;
 	x->reserved = size;
 	rxe_counter_inc(rxe, ARXE_CNT_IOVA_ALLOCS);
@@ -185,7 +189,10 @@ static size_t arxe_sg_span(struct scatterlist *sgl, int sg_nents,
  * MR: link the pages of @sgl into the MR's IOVA range, replacing its
  * previous map. Returns the number of scatterlist entries mapped, as
  * ib_map_mr_sg() documents, or a negative errno with nothing mapped.
- * Any context (kernel users map while they cannot sleep).
+ * Process or softirq context, with interrupts enabled (it takes the MR's
+ * lock with write_lock_bh(), and dma_iova_try_alloc() may not be called
+ * from hard interrupts): kernel users map while they cannot sleep, but
+ * not from hard interrupt handlers.
  */
 int arxe_map_mr_sg(struct rxe_mr *mr, struct scatterlist *sgl, int sg_nents,
 		   unsigned int *sg_offset)
@@ -199,7 +206,7 @@ int arxe_map_mr_sg(struct rxe_mr *mr, struct scatterlist *sgl, int sg_nents,
 		return -EINVAL;
 
 	write_lock_bh(&x->lock);
-	arxe_frwr_unlink(x);
+	arxe_frwr_unlink(mr);
 	mr->page_shift = ilog2(page_size);
 	mr->page_mask = ~((u64)page_size - 1);
 	err = arxe_frwr_space(mr, x->mode == ARXE_XLATE_IOVA ?
@@ -221,7 +228,7 @@ int arxe_map_mr_sg(struct rxe_mr *mr, struct scatterlist *sgl, int sg_nents,
 	if (!err && x->span)
 		err = dma_iova_sync(x->dev, &x->state, 0, x->span);
 	if (err) {
-		arxe_frwr_unlink(x);
+		arxe_frwr_unlink(mr);
 		goto out;
 	}
 	x->first = x->state.addr;
@@ -236,8 +243,7 @@ out:
 /*
  * arxe_reg_fast_mr - a REG_MR work request makes @mr valid with @access
  * at the address and length of its ib_mr. Fixes where the map serves
- * from. rxe's persistent flush walks rxe's page table, which a translated
- * MR does not have: refuse that access.
+ * from.
  */
 int arxe_reg_fast_mr(struct rxe_mr *mr, int access)
 {
@@ -245,8 +251,6 @@ int arxe_reg_fast_mr(struct rxe_mr *mr, int access)
 
 	if (!x->frwr || !arxe_mr_via_iommu(mr))
 		return 0;
-	if (access & IB_ACCESS_FLUSH_PERSISTENT)
-		return -EINVAL;
 	write_lock_bh(&x->lock);
 	x->va = mr->ibmr.iova;
 	x->length = mr->ibmr.length;
@@ -268,7 +272,7 @@ void arxe_mr_invalidate(struct rxe_mr *mr)
 	if (!x->frwr || !arxe_mr_via_iommu(mr))
 		return;
 	write_lock_bh(&x->lock);
-	arxe_frwr_unlink(x);
+	arxe_frwr_unlink(mr);
 	write_unlock_bh(&x->lock);
 }
 
@@ -278,9 +282,9 @@ void arxe_frwr_release(struct rxe_mr *mr)
 	struct arxe_mr *x = &mr->xlate;
 
 	if (x->dev) {
-		arxe_frwr_unlink(x);
+		arxe_frwr_unlink(mr);
 		if (x->reserved)
-			dma_iova_free(x->dev, &x->state);
+			arxe_iova_free(to_rdev(mr->ibmr.device), x);
 		x->reserved = 0;
 		put_device(x->dev);
 	}

@@ -27,6 +27,7 @@
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <rdma/ib_umem.h>
+#include <rdma/ib_umem_odp.h>
 
 #include "rxe.h"
 #include "arxe.h"
@@ -36,6 +37,7 @@ static const char * const arxe_mode_names[] = {
 	[ARXE_XLATE_IOVA] = "iova",
 	[ARXE_XLATE_ALIGNED] = "aligned",
 	[ARXE_XLATE_FALLBACK] = "fallback",
+	[ARXE_XLATE_ODP] = "odp",
 };
 
 static enum arxe_xlate_mode arxe_xlate = ARXE_XLATE_ALIGNED;
@@ -44,7 +46,7 @@ static int arxe_xlate_set(const char *val, const struct kernel_param *kp)
 {
 	int mode = sysfs_match_string(arxe_mode_names, val);
 
-	if (mode < 0 || mode == ARXE_XLATE_FALLBACK)
+	if (mode < 0 || mode == ARXE_XLATE_FALLBACK || mode == ARXE_XLATE_ODP)
 		return -EINVAL;
 	WRITE_ONCE(arxe_xlate, mode);
 	return 0;
@@ -69,21 +71,46 @@ module_param_string(xlate_dev, arxe_xlate_dev_name,
 MODULE_PARM_DESC(xlate_dev,
 		 "PCI address of the translation device of new arxe devices (default: the PCI function under the netdev)");
 
+static unsigned int arxe_iova_max_mb = 16384;
+module_param_named(iova_max_mb, arxe_iova_max_mb, uint, 0644);
+MODULE_PARM_DESC(iova_max_mb,
+		 "IOVA space of its translation device an arxe device may hold for MRs, in MiB (default 16384); user MRs beyond it fall back to a table of physical runs");
+
 const char *arxe_xlate_mode_name(enum arxe_xlate_mode mode)
 {
 	return arxe_mode_names[mode];
 }
 
 /*
+ * May arxe translate through PCI function @dev? Not one the kernel marks
+ * untrusted (external-facing: its DMA is what the IOMMU must contain),
+ * and only while a driver owns it (its IOMMU domain is the DMA API's).
+ */
+static bool arxe_xlate_dev_usable(struct device *dev)
+{
+	if (to_pci_dev(dev)->untrusted) {
+		pr_warn("%s is untrusted: MRs fall back to physical addresses\n",
+			dev_name(dev));
+		return false;
+	}
+	if (!READ_ONCE(dev->driver)) {
+		pr_warn("%s has no driver: MRs fall back to physical addresses\n",
+			dev_name(dev));
+		return false;
+	}
+	return true;
+}
+
+/*
  * arxe_find_xlate_dev - the device whose IOMMU translates for @ndev: the
  * one named by xlate_dev, else the first PCI function above the netdev (a
- * virtio NIC hangs under a virtio device, which does no DMA itself).
- * Returns a referenced device or NULL. Process context.
+ * virtio NIC hangs under a virtio device, which does no DMA itself), if
+ * arxe may use it. Returns a referenced device or NULL. Process context.
  */
 struct device *arxe_find_xlate_dev(struct net_device *ndev)
 {
 	char name[sizeof(arxe_xlate_dev_name)];
-	struct device *dev;
+	struct device *dev = NULL;
 
 	kernel_param_lock(THIS_MODULE);
 	strscpy(name, arxe_xlate_dev_name, sizeof(name));
@@ -94,12 +121,17 @@ struct device *arxe_find_xlate_dev(struct net_device *ndev)
 		if (!dev)
 			pr_warn("xlate_dev %s: no such PCI device; MRs fall back to physical addresses\n",
 				name);
-		return dev;
+	} else {
+		for (dev = ndev->dev.parent; dev; dev = dev->parent)
+			if (dev_is_pci(dev))
+				break;
+		get_device(dev);
 	}
-	for (dev = ndev->dev.parent; dev; dev = dev->parent)
-		if (dev_is_pci(dev))
-			return get_device(dev);
-	return NULL;
+	if (dev && !arxe_xlate_dev_usable(dev)) {
+		put_device(dev);
+		dev = NULL;
+	}
+	return dev;
 }
 
 /* Is @dev behind an IOMMU that translates its DMA API addresses? */
@@ -117,13 +149,16 @@ struct iommu_domain *arxe_dma_domain(struct device *dev)
 
 /*
  * arxe_mr_choose_mode - how a new user MR with @access is translated on
- * @rxe. ODP and persistent-flush MRs keep rxe's table.
+ * @rxe. ODP MRs keep rxe's ODP page list; persistent-flush MRs keep rxe's
+ * table, whose registration checks that every page is persistent memory.
  */
 enum arxe_xlate_mode arxe_mr_choose_mode(struct rxe_dev *rxe, int access)
 {
 	enum arxe_xlate_mode mode = READ_ONCE(arxe_xlate);
 
-	if (access & (IB_ACCESS_ON_DEMAND | IB_ACCESS_FLUSH_PERSISTENT))
+	if (access & IB_ACCESS_ON_DEMAND)
+		return ARXE_XLATE_ODP;
+	if (access & IB_ACCESS_FLUSH_PERSISTENT)
 		return ARXE_XLATE_PAGES;
 	if (mode == ARXE_XLATE_PAGES)
 		return mode;
@@ -137,12 +172,22 @@ static const enum rxe_counters arxe_mode_counter[] = {
 	[ARXE_XLATE_IOVA] = ARXE_CNT_MR_IOVA,
 	[ARXE_XLATE_ALIGNED] = ARXE_CNT_MR_ALIGNED,
 	[ARXE_XLATE_FALLBACK] = ARXE_CNT_MR_FALLBACK,
+	[ARXE_XLATE_ODP] = ARXE_CNT_MR_PAGES,
 };
 
-/* arxe_mr_init - rxe_mr_init() of every MR, before it is used. */
-void arxe_mr_init(struct rxe_mr *mr)
+/*
+ * arxe_mr_init - rxe_mr_init() of every MR, before it is used: a DMA MR
+ * and an MR being set up keep rxe's table until told otherwise, an ODP
+ * MR (set up by rxe_odp.c alone) rxe's ODP page list.
+ */
+void arxe_mr_init(struct rxe_mr *mr, int access)
 {
-	rwlock_init(&mr->xlate.lock);
+	struct arxe_mr *x = &mr->xlate;
+
+	rwlock_init(&x->lock);
+	x->mode = access & IB_ACCESS_ON_DEMAND ? ARXE_XLATE_ODP :
+		  ARXE_XLATE_PAGES;
+	x->phys_pgsz = ARXE_SZ_4K;
 }
 
 /* arxe_new_gen - a name for a new mapping, never given out before. */
@@ -153,10 +198,18 @@ u64 arxe_new_gen(void)
 	return atomic64_inc_return(&arxe_gen);
 }
 
+/* The pages of an ODP MR's page list (0 before it has one). */
+static u64 arxe_odp_pages(struct rxe_mr *mr)
+{
+	if (!mr->umem || !mr->umem->is_odp)
+		return 0;
+	return ib_umem_odp_num_pages(to_ib_umem_odp(mr->umem));
+}
+
 /*
  * The device table of an MR: one (bus, length) entry when the IOMMU
- * translates it, the run table of a fallback MR, else rxe's table of
- * struct rxe_mr_page, one per page.
+ * translates it, the run table of a fallback MR, the pfn per page of an
+ * ODP MR's page list, else rxe's table of struct rxe_mr_page, one per page.
  */
 u64 arxe_mr_table_entries(struct rxe_mr *mr)
 {
@@ -164,6 +217,8 @@ u64 arxe_mr_table_entries(struct rxe_mr *mr)
 		return 1;
 	if (mr->xlate.runs)
 		return mr->xlate.nr_runs;
+	if (mr->xlate.mode == ARXE_XLATE_ODP)
+		return arxe_odp_pages(mr);
 	return mr->num_buf;
 }
 
@@ -173,6 +228,8 @@ u64 arxe_mr_table_bytes(struct rxe_mr *mr)
 		return sizeof(mr->xlate.first) + sizeof(mr->xlate.span);
 	if (mr->xlate.runs)
 		return (u64)mr->xlate.nr_runs * sizeof(*mr->xlate.runs);
+	if (mr->xlate.mode == ARXE_XLATE_ODP)
+		return arxe_odp_pages(mr) * sizeof(unsigned long);
 	return (u64)mr->num_buf * sizeof(struct rxe_mr_page);
 }
 
@@ -190,7 +247,7 @@ void arxe_mr_count(struct rxe_mr *mr, int sign)
 static void arxe_mr_add_run(struct arxe_mr *x, struct arxe_layout *layout,
 			    u64 off, phys_addr_t phys, u64 len)
 {
-	arxe_layout_add_run(layout, x->va0 + off, phys, off == 0);
+	arxe_layout_add_run(layout, (x->addr & PAGE_MASK) + off, phys, off == 0);
 	if (x->domain &&
 	    !arxe_count_leaves(x->first + off, phys, len,
 			       x->domain->pgsize_bitmap, x->leaves))
@@ -248,6 +305,9 @@ static int arxe_mr_map_umem(struct rxe_mr *mr, struct device *dev)
 	x->dev = get_device(dev);
 	x->first = sg_dma_address(sgt->sgl);
 	arxe_mr_note_umem(x, mr->umem);
+	x->iova_size = x->span;
+	rxe_counter_add(to_rdev(mr->ibmr.device), ARXE_CNT_IOVA_BYTES,
+			x->iova_size);
 	return 0;
 }
 
@@ -289,77 +349,172 @@ static int arxe_mr_build_runs(struct arxe_mr *x, struct ib_umem *umem)
 }
 
 /*
+ * arxe_iova_fits - may @rxe hold @size more bytes of IOVA space (module
+ * parameter iova_max_mb)? A check, not a reservation: concurrent
+ * registrations may overshoot the bound by what they hold each.
+ */
+bool arxe_iova_fits(struct rxe_dev *rxe, u64 size)
+{
+	u64 held = atomic64_read(&rxe->stats_counters[ARXE_CNT_IOVA_BYTES]);
+	u64 max = (u64)READ_ONCE(arxe_iova_max_mb) << 20;
+
+	return size <= max && held <= max - size;
+}
+
+/*
+ * arxe_iova_try_alloc - allocate @size bytes (not 0) of IOVA space on
+ * @x's translation device, counted in the device's xlate_iova_bytes.
+ */
+bool arxe_iova_try_alloc(struct rxe_dev *rxe, struct arxe_mr *x, size_t size)
+{
+	if (!dma_iova_try_alloc(x->dev, &x->state, 0, size))
+		return false;
+	x->iova_size = size;
+	rxe_counter_add(rxe, ARXE_CNT_IOVA_BYTES, size);
+	return true;
+}
+
+/* arxe_iova_free - free the IOVA space arxe_iova_try_alloc() gave @x. */
+void arxe_iova_free(struct rxe_dev *rxe, struct arxe_mr *x)
+{
+	dma_iova_free(x->dev, &x->state);
+	rxe_counter_add(rxe, ARXE_CNT_IOVA_BYTES, -(s64)x->iova_size);
+	x->iova_size = 0;
+}
+
+/*
+ * arxe_iova_align - the congruence worth asking for an MR of @span bytes
+ * at @va0 whose first page is in a folio of @folio bytes: the largest
+ * huge-page size the MR contains a whole aligned block of, else none
+ * (PAGE_SIZE). IOVA space costs the NIC: a small MR, which no huge leaf
+ * can map, needs no placement slack.
+ */
+static u64 arxe_iova_align(u64 va0, u64 span, size_t folio)
+{
+	u64 align = folio >= ARXE_SZ_1G ? ARXE_SZ_1G : ARXE_SZ_2M;
+
+	for (; align > PAGE_SIZE; align = align == ARXE_SZ_1G ? ARXE_SZ_2M : PAGE_SIZE)
+		if (ALIGN(va0, align) + align <= va0 + span)
+			return align;
+	return PAGE_SIZE;
+}
+
+/*
  * Allocate the IOVA space of an aligned MR: @span bytes from va0 (page
  * aligned), placed congruent with va0 modulo @align. The allocator aligns
  * a range to the power of two above its size, so a range of span plus
  * va0's offset in @align is enough when that reaches @align; otherwise
  * allocate @align more and place inside.
  */
-static int arxe_iova_alloc(struct arxe_mr *x, u64 va0, u64 span, u64 align)
+static int arxe_iova_alloc(struct rxe_dev *rxe, struct arxe_mr *x, u64 va0,
+			   u64 span, u64 align)
 {
 	size_t size = span + (va0 & (align - 1));
 	int try;
 
 	for (try = 0; try < 2; try++) {
-		if (!dma_iova_try_alloc(x->dev, &x->state, 0, size))
+		if (!arxe_iova_try_alloc(rxe, x, size))
 			return -ENOMEM;
 		x->place = arxe_place_iova(x->state.addr, va0, align) -
 			   x->state.addr;
 		if (x->place + span <= size)
 			return 0;
-		dma_iova_free(x->dev, &x->state);
+		arxe_iova_free(rxe, x);
 		size = span + align;
 	}
 	return -ENOMEM;
 }
 
+/* Runs of an aligned MR's pages that its release batches. */
+#define ARXE_RELEASE_RUNS (PAGE_SIZE / sizeof(struct arxe_run))
+
 /*
- * Unpin what is linked in [0, @linked) of an aligned MR, found by walking
- * its IOMMU mapping (no page list is kept), in physically contiguous runs:
- * page by page, or 2 MiB chunk by chunk when pinning saw the memory
- * contiguous within every 2 MiB chunk of the IOVA (x->chunked, huge-page
- * memory). The mapping itself is undone by the caller afterwards; no
- * access can use it meanwhile (the MR is unreachable and has no users).
+ * One batch of an aligned MR's release: unlink [@from, @to) of its
+ * mapping (dma_iova_unlink() syncs the IOTLB), and only then unpin the
+ * @n physically contiguous runs (runs[i].off holds the run's length) that
+ * were linked there, so that no freed page stays reachable by the device.
+ * @from and @to lie where the physical layout breaks, so no IOMMU leaf
+ * straddles them.
  */
-static void arxe_unpin_linked(struct arxe_mr *x, u64 linked)
+static void arxe_release_batch(struct arxe_mr *x, u64 from, u64 to,
+			       struct arxe_run *runs, unsigned int n)
+{
+	unsigned int i;
+
+	if (to > from)
+		dma_iova_unlink(x->dev, &x->state, x->place + from, to - from,
+				DMA_BIDIRECTIONAL, 0);
+	for (i = 0; i < n; i++)
+		unpin_user_page_range_dirty_lock(phys_to_page(runs[i].phys),
+						 runs[i].off >> PAGE_SHIFT,
+						 x->writable);
+}
+
+/*
+ * Undo what is linked in [0, @linked) of an aligned MR, found by walking
+ * its IOMMU mapping (no page list is kept): page by page, or 2 MiB chunk
+ * by chunk when pinning saw the memory contiguous within every 2 MiB
+ * chunk of the IOVA (x->chunked, huge-page memory). Runs are gathered
+ * into batches; each batch is unlinked before its pages are unpinned. A
+ * page the IOMMU does not map (which would be arxe's bug) cannot be
+ * unpinned: it is counted in xlate_release_errors and reported. Process
+ * context; no access can use the mapping (the MR is unreachable and has
+ * no users).
+ */
+static void arxe_unmap_linked(struct rxe_dev *rxe, struct arxe_mr *x,
+			      u64 linked)
 {
 	dma_addr_t iova = x->state.addr + x->place;
-	phys_addr_t phys, run_phys = 0;
-	u64 off, step, run_len = 0;
+	struct arxe_run one, *runs;
+	unsigned int n = 0, cap = ARXE_RELEASE_RUNS;
+	u64 off, step, from = 0, missing = 0;
+	phys_addr_t phys;
 
+	runs = (struct arxe_run *)__get_free_page(GFP_KERNEL);
+	if (!runs) {
+		runs = &one;
+		cap = 1;
+	}
 	for (off = 0; off < linked; off += step) {
 		step = PAGE_SIZE;
 		if (x->chunked)
 			step = min(ALIGN(iova + off + 1, SZ_2M) - (iova + off),
 				   linked - off);
 		phys = iommu_iova_to_phys(x->domain, iova + off);
-		if (WARN_ON_ONCE(!phys))
-			continue;
-		if (run_len && phys == run_phys + run_len) {
-			run_len += step;
+		if (n && phys == runs[n - 1].phys + runs[n - 1].off) {
+			runs[n - 1].off += step;
 			continue;
 		}
-		if (run_len)
-			unpin_user_page_range_dirty_lock(phys_to_page(run_phys),
-							 run_len >> PAGE_SHIFT,
-							 x->writable);
-		run_phys = phys;
-		run_len = step;
-		cond_resched();
+		/* a break in the layout: a point to unlink up to */
+		if (!phys || n == cap) {
+			arxe_release_batch(x, from, off, runs, n);
+			n = 0;
+			from = off;
+			cond_resched();
+		}
+		if (!phys) {
+			missing += step;
+			from = off + step;
+			continue;
+		}
+		runs[n++] = (struct arxe_run){ .off = step, .phys = phys };
 	}
-	if (run_len)
-		unpin_user_page_range_dirty_lock(phys_to_page(run_phys),
-						 run_len >> PAGE_SHIFT, x->writable);
+	arxe_release_batch(x, from, linked, runs, n);
+	if (runs != &one)
+		free_page((unsigned long)runs);
+	if (missing) {
+		rxe_counter_add(rxe, ARXE_CNT_RELEASE_ERRORS, 1);
+		pr_warn_ratelimited("%s: %llu bytes of an MR were not mapped at release; their pins are lost\n",
+				    dev_name(&rxe->ib_dev.dev), missing);
+	}
 }
 
 /* Undo an aligned MR's mapping of [0, @linked) and its IOVA space. */
-static void arxe_unmap_aligned(struct arxe_mr *x, u64 linked)
+static void arxe_unmap_aligned(struct rxe_dev *rxe, struct arxe_mr *x,
+			       u64 linked)
 {
-	arxe_unpin_linked(x, linked);
-	if (linked)
-		dma_iova_unlink(x->dev, &x->state, x->place, linked,
-				DMA_BIDIRECTIONAL, 0);
-	dma_iova_free(x->dev, &x->state);
+	arxe_unmap_linked(rxe, x, linked);
+	arxe_iova_free(rxe, x);
 }
 
 static void arxe_unaccount(struct arxe_mr *x)
@@ -376,8 +531,8 @@ static void arxe_unaccount(struct arxe_mr *x)
  * physically contiguous run, sync once. Only a one-page batch of page
  * pointers is held while pinning.
  */
-static int arxe_mr_map_aligned(struct rxe_mr *mr, struct device *dev,
-			       u64 start, u64 length)
+static int arxe_mr_map_aligned(struct rxe_dev *rxe, struct rxe_mr *mr,
+			       struct device *dev, u64 start, u64 length)
 {
 	struct arxe_mr *x = &mr->xlate;
 	struct arxe_layout layout = {};
@@ -394,10 +549,11 @@ static int arxe_mr_map_aligned(struct rxe_mr *mr, struct device *dev,
 
 	if (start + length < start || PAGE_ALIGN(start + length) < start + length)
 		return -EINVAL;
-	if (!length)
-		return -EINVAL;
 	if (!can_do_mlock())
 		return -EPERM;
+	/* what ib_umem_get() refuses, with its errno */
+	if (!length || left > UINT_MAX)
+		return -EINVAL;
 
 	x->span = span;
 	x->npages = left;
@@ -431,10 +587,10 @@ static int arxe_mr_map_aligned(struct rxe_mr *mr, struct device *dev,
 			goto err_unpin;
 		}
 		if (!allocated) {
-			u64 align = folio_size(page_folio(pages[0])) >= SZ_1G ?
-				    ARXE_SZ_1G : ARXE_SZ_2M;
+			u64 align = arxe_iova_align(va0, span,
+						    folio_size(page_folio(pages[0])));
 
-			err = arxe_iova_alloc(x, va0, span, align);
+			err = arxe_iova_alloc(rxe, x, va0, span, align);
 			if (err) {
 				unpin_user_pages(pages, pinned);
 				goto err_unpin;
@@ -491,7 +647,7 @@ err_unpin:
 						 run_len >> PAGE_SHIFT, false);
 err_unmap:
 	if (allocated)
-		arxe_unmap_aligned(x, linked);
+		arxe_unmap_aligned(rxe, x, linked);
 	free_page((unsigned long)pages);
 err_account:
 	arxe_unaccount(x);
@@ -502,25 +658,34 @@ err_account:
 
 /*
  * arxe_mr_init_user - register user memory [@start, @start + @length) of
- * @mr, rxe_mr_init() done. Process context, in the registering process.
+ * @mr at MR address @iova (same offset in its page as @start, which the
+ * RDMA core checked), rxe_mr_init() done. Process context, in the
+ * registering process.
  */
 int arxe_mr_init_user(struct rxe_dev *rxe, struct rxe_mr *mr, u64 start,
-		      u64 length, int access)
+		      u64 length, u64 iova, int access)
 {
 	struct arxe_mr *x = &mr->xlate;
 	struct device *dev = rxe->arxe.xlate_dev;
+	bool limited = false;
 	int err;
 
 	x->mode = arxe_mr_choose_mode(rxe, access);
-	x->va = start;
-	x->va0 = start & PAGE_MASK;
+	if ((x->mode == ARXE_XLATE_IOVA || x->mode == ARXE_XLATE_ALIGNED) &&
+	    !arxe_iova_fits(rxe, PAGE_ALIGN(start + length) - (start & PAGE_MASK))) {
+		x->mode = ARXE_XLATE_FALLBACK;
+		limited = true;
+	}
+	x->va = iova;
+	x->va0 = iova & PAGE_MASK;
+	x->addr = start;
 	x->length = length;
 	x->writable = ib_access_writable(access);
 	x->domain = x->mode == ARXE_XLATE_IOVA || x->mode == ARXE_XLATE_ALIGNED ?
 		    arxe_dma_domain(dev) : NULL;
 
 	if (x->mode == ARXE_XLATE_ALIGNED) {
-		err = arxe_mr_map_aligned(mr, dev, start, length);
+		err = arxe_mr_map_aligned(rxe, mr, dev, start, length);
 		if (err)
 			return err;
 	} else {
@@ -551,13 +716,15 @@ int arxe_mr_init_user(struct rxe_dev *rxe, struct rxe_mr *mr, u64 start,
 		}
 	}
 	if (arxe_mr_via_iommu(mr)) {
-		x->bus = x->first + (start - x->va0);
+		x->bus = x->first + (x->va - x->va0);
 		x->gen = arxe_new_gen();
 		rxe_counter_inc(rxe, ARXE_CNT_IOVA_ALLOCS);
 	}
 	mr->ibmr.type = IB_MR_TYPE_USER;
 	mr->state = RXE_MR_STATE_VALID;
-	if (x->mode == ARXE_XLATE_FALLBACK)
+	if (limited)
+		rxe_counter_inc(rxe, ARXE_CNT_IOVA_LIMITED);
+	else if (x->mode == ARXE_XLATE_FALLBACK)
 		rxe_counter_inc(rxe, ARXE_CNT_FALLBACKS);
 	arxe_mr_count(mr, 1);
 	x->counted = true;
@@ -602,13 +769,17 @@ void arxe_mr_release(struct rxe_mr *mr)
 		/* a failed registration undid itself and left no mm */
 		if (!x->mm)
 			break;
-		arxe_unmap_aligned(x, x->span);
+		arxe_unmap_aligned(to_rdev(mr->ibmr.device), x, x->span);
 		arxe_unaccount(x);
 		break;
 	case ARXE_XLATE_IOVA:
-		if (x->dev && mr->umem)
+		if (x->dev && mr->umem) {
 			dma_unmap_sgtable(x->dev, &mr->umem->sgt_append.sgt,
 					  DMA_BIDIRECTIONAL, 0);
+			rxe_counter_add(to_rdev(mr->ibmr.device),
+					ARXE_CNT_IOVA_BYTES, -(s64)x->iova_size);
+			x->iova_size = 0;
+		}
 		break;
 	default:
 		break;

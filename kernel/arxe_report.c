@@ -24,27 +24,42 @@
 #include "arxe.h"
 
 /*
- * arxe_mr_describe - the translation facts of a registered user MR, as
- * both the netlink report and the REG_MR response give them.
+ * Bus addresses, and whatever is derived from physical addresses (the
+ * IOMMU leaves, the best page size of the physical layout), tell a caller
+ * which physical memory backs an MR: /proc/PID/pagemap shows that only to
+ * CAP_SYS_ADMIN, and so does arxe. Called in the process that asks.
  */
-static void arxe_mr_describe(struct rxe_mr *mr, struct arxe_mr_xlate *d)
+static bool arxe_may_see_addresses(void)
+{
+	return capable(CAP_SYS_ADMIN);
+}
+
+/*
+ * arxe_mr_describe - the translation facts of a user MR, as both the
+ * netlink report and the REG_MR response give them; with @addresses, also
+ * those derived from bus and physical addresses.
+ */
+static void arxe_mr_describe(struct rxe_mr *mr, bool addresses,
+			     struct arxe_mr_xlate *d)
 {
 	struct arxe_mr *x = &mr->xlate;
 	u64 iova_pgsz;
 
 	memset(d, 0, sizeof(*d));
 	d->mode = x->mode;
-	d->pinned_bytes = x->span;
+	d->pinned_bytes = x->mode == ARXE_XLATE_ODP ? 0 : x->span;
 	d->dev_table_entries = arxe_mr_table_entries(mr);
 	d->dev_table_bytes = arxe_mr_table_bytes(mr);
 	d->hw_mtt_4k_bytes = ARXE_MTT_ENTRY_BYTES *
 			     arxe_pages_covering(x->va, x->length, ARXE_SZ_4K);
+	if (!addresses)
+		return;
 	d->hw_mtt_phys_bytes = ARXE_MTT_ENTRY_BYTES *
 			       arxe_pages_covering(x->va, x->length, x->phys_pgsz);
 	if (!arxe_mr_via_iommu(mr))
 		return;
 	d->iova = x->bus;
-	d->align_shift = arxe_congruence_shift(x->bus, x->va);
+	d->align_shift = arxe_congruence_shift(x->bus, x->addr);
 	d->iommu_leaves_4k = x->leaves[ARXE_LEAF_4K];
 	d->iommu_leaves_2m = x->leaves[ARXE_LEAF_2M];
 	d->iommu_leaves_1g = x->leaves[ARXE_LEAF_1G];
@@ -69,7 +84,7 @@ int arxe_mr_copy_to_udata(struct rxe_mr *mr, struct ib_udata *udata)
 		return -EFAULT;
 	if (!cmd.xlate_addr)
 		return 0;
-	arxe_mr_describe(mr, &xlate);
+	arxe_mr_describe(mr, arxe_may_see_addresses(), &xlate);
 	if (copy_to_user(u64_to_user_ptr(cmd.xlate_addr), &xlate, sizeof(xlate)))
 		return -EFAULT;
 	return 0;
@@ -77,7 +92,8 @@ int arxe_mr_copy_to_udata(struct rxe_mr *mr, struct ib_udata *udata)
 
 /*
  * The driver attributes of a fast-registration MR: its translation and,
- * when the IOMMU translates it, its IOVA range and what is linked now.
+ * when the IOMMU translates it, its capacity, what is linked now and, for
+ * CAP_SYS_ADMIN, its IOVA range.
  */
 static int arxe_put_frwr_attrs(struct sk_buff *msg, struct rxe_mr *mr)
 {
@@ -90,16 +106,22 @@ static int arxe_put_frwr_attrs(struct sk_buff *msg, struct rxe_mr *mr)
 	first = x->state.addr;
 	linked = x->span;
 	read_unlock_bh(&x->lock);
-	if (rdma_nl_put_driver_u64_hex(msg, "iova", first) ||
-	    rdma_nl_put_driver_u64(msg, "max_pages", x->max_pages) ||
+	if (rdma_nl_put_driver_u64(msg, "max_pages", x->max_pages) ||
 	    rdma_nl_put_driver_u64(msg, "linked", linked))
+		return -EMSGSIZE;
+	if (arxe_may_see_addresses() &&
+	    rdma_nl_put_driver_u64_hex(msg, "iova", first))
 		return -EMSGSIZE;
 	return 0;
 }
 
-/* The driver attributes of one MR, inside the RDMA_NLDEV_ATTR_DRIVER nest. */
+/*
+ * The driver attributes of one MR, inside the RDMA_NLDEV_ATTR_DRIVER nest.
+ * Those derived from bus or physical addresses only for CAP_SYS_ADMIN.
+ */
 static int arxe_put_mr_attrs(struct sk_buff *msg, struct rxe_mr *mr)
 {
+	bool addresses = arxe_may_see_addresses();
 	struct ib_mr *ibmr = &mr->ibmr;
 	struct arxe_mr_xlate d;
 
@@ -113,15 +135,21 @@ static int arxe_put_mr_attrs(struct sk_buff *msg, struct rxe_mr *mr)
 	if (mr->xlate.frwr)
 		return arxe_put_frwr_attrs(msg, mr);
 
-	arxe_mr_describe(mr, &d);
+	arxe_mr_describe(mr, addresses, &d);
 	if (rdma_nl_put_driver_u64(msg, "pinned", d.pinned_bytes) ||
-	    rdma_nl_put_driver_u64(msg, "hw_mtt_4k", d.hw_mtt_4k_bytes) ||
-	    rdma_nl_put_driver_u64(msg, "hw_mtt_phys", d.hw_mtt_phys_bytes))
+	    rdma_nl_put_driver_u64(msg, "hw_mtt_4k", d.hw_mtt_4k_bytes))
+		return -EMSGSIZE;
+	if (!addresses)
+		return 0;
+	if (rdma_nl_put_driver_u64(msg, "hw_mtt_phys", d.hw_mtt_phys_bytes))
 		return -EMSGSIZE;
 	if (!arxe_mr_via_iommu(mr))
 		return 0;
 	if (rdma_nl_put_driver_u64_hex(msg, "iova", d.iova) ||
 	    rdma_nl_put_driver_u32(msg, "align_shift", d.align_shift) ||
+	    rdma_nl_put_driver_u32(msg, "align_shift_mr",
+				   arxe_congruence_shift(mr->xlate.bus,
+							 mr->xlate.va)) ||
 	    rdma_nl_put_driver_u64(msg, "leaves_4k", d.iommu_leaves_4k) ||
 	    rdma_nl_put_driver_u64(msg, "leaves_2m", d.iommu_leaves_2m) ||
 	    rdma_nl_put_driver_u64(msg, "leaves_1g", d.iommu_leaves_1g) ||

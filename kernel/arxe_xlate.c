@@ -23,6 +23,7 @@
  */
 
 #include <linux/iommu.h>
+#include <linux/libnvdimm.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
 
@@ -253,5 +254,36 @@ int arxe_mr_do_atomic_write(struct rxe_mr *mr, u64 iova, u64 value)
 		rxe_atomic_write_on_page(phys_to_page(phys),
 					 offset_in_page(phys), value);
 	read_unlock_bh(&mr->xlate.lock);
+	return err;
+}
+
+/*
+ * arxe_mr_flush_pmem - write the CPU caches back over MR addresses
+ * [@iova, @iova + @length) of a translated MR, for an RDMA FLUSH to
+ * persistence. Responder context. -EINVAL outside the MR, -EFAULT where
+ * nothing is mapped.
+ */
+int arxe_mr_flush_pmem(struct rxe_mr *mr, u64 iova, unsigned int length)
+{
+	struct arxe_mr *x = &mr->xlate;
+	unsigned int chunk;
+	phys_addr_t phys;
+	int err;
+	u64 run;
+
+	err = mr_check_range(mr, iova, length);
+	if (err)
+		return err;
+	read_lock_bh(&x->lock);
+	while (length) {
+		err = arxe_resolve(mr, iova, length, &phys, &run);
+		if (err)
+			break;
+		chunk = min_t(u64, length, run);
+		arch_wb_cache_pmem(phys_to_virt(phys), chunk);
+		iova += chunk;
+		length -= chunk;
+	}
+	read_unlock_bh(&x->lock);
 	return err;
 }

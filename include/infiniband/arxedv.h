@@ -21,6 +21,7 @@ enum arxedv_xlate {
 	ARXEDV_XLATE_IOVA = 1,		/* one IOVA range, dma_map_sgtable() */
 	ARXEDV_XLATE_ALIGNED = 2,	/* one huge-page-congruent IOVA range */
 	ARXEDV_XLATE_FALLBACK = 3,	/* no translating IOMMU: per page */
+	ARXEDV_XLATE_ODP = 4,		/* on-demand paging: rxe's ODP page list */
 };
 
 /*
@@ -28,7 +29,10 @@ enum arxedv_xlate {
  * fields it wants (none are defined yet, so 0), returned with those filled.
  * Sizes are in bytes; hw_mtt_* model 8-byte MTT entries of common NICs at
  * 4 KiB pages, at the best page size of the physical layout, and at the
- * best page size of arxe's IOVA.
+ * best page size of arxe's IOVA. Fields derived from bus or physical
+ * addresses (align_shift, iova, iommu_leaves_*, hw_mtt_phys_bytes,
+ * hw_mtt_iova_bytes) are 0 unless the process that registered the MR has
+ * CAP_SYS_ADMIN.
  */
 struct arxedv_mr_attr {
 	uint64_t comp_mask;

@@ -185,13 +185,17 @@ enum arxe_xlate_mode_abi {
 	ARXE_MR_XLATE_IOVA = 1,
 	ARXE_MR_XLATE_ALIGNED = 2,
 	ARXE_MR_XLATE_FALLBACK = 3,
+	ARXE_MR_XLATE_ODP = 4,
 };
 
 /*
  * The translation of a user MR. REG_MR writes it to the address the
  * provider gives in struct arxe_reg_mr_cmd (libarxe keeps it with the MR
  * for arxedv_query_mr()). Sizes are bytes; hw_mtt_* model 8-byte MTT
- * entries of common hardware.
+ * entries of common hardware. Fields derived from bus or physical
+ * addresses (align_shift, iova, iommu_leaves_*, hw_mtt_phys_bytes,
+ * hw_mtt_iova_bytes) are 0 unless the registering process has
+ * CAP_SYS_ADMIN.
  */
 struct arxe_mr_xlate {
 	__u32 mode;		/* ARXE_MR_XLATE_* */
