@@ -57,9 +57,10 @@ fail() {
 }
 
 # dmesg_problems: print the kernel log lines (stdin) that report a kernel
-# problem: a WARN splat, a BUG, an oops, a UBSAN or KFENCE report, a panic.
+# problem: a WARN splat, a BUG, an oops, a UBSAN or KFENCE report, a hung
+# task, a panic.
 dmesg_problems() {
-	grep -E 'WARNING:|BUG:|BUG at|Oops|UBSAN:|KFENCE:|general protection fault|Kernel panic|------------\[ cut here \]' || true
+	grep -E 'WARNING:|BUG:|BUG at|Oops|UBSAN:|KFENCE:|general protection fault|Kernel panic|------------\[ cut here \]|INFO: task .* blocked for more than|hung_task' || true
 }
 
 # taint_problems TAINT: print the taint flags that mean the kernel warned

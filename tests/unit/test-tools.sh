@@ -136,10 +136,12 @@ dmesg_problems_found() {
 	local n
 
 	n=$(dmesg_problems <"$data/dmesg-warn.txt" | wc -l)
-	[ "$n" -ge 2 ] || {
-		echo "found $n problem lines in a log with a WARNING splat and a UBSAN report"
+	[ "$n" -ge 5 ] || {
+		echo "found $n problem lines in a log with a WARNING splat, a UBSAN and a KFENCE report and a hung task"
 		return 1
 	}
+	dmesg_problems <"$data/dmesg-warn.txt" | grep -q 'KFENCE' || return 1
+	dmesg_problems <"$data/dmesg-warn.txt" | grep -q 'blocked for more than' || return 1
 	expect "clean log" "$(dmesg_problems <"$data/dmesg-clean.txt")" ""
 }
 

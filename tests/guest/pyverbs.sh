@@ -1,0 +1,143 @@
+# shellcheck shell=bash
+# rdma-core's own verbs test suite (the pyverbs tests that python3-pyverbs
+# installs in /usr/share/doc/rdma-core/tests, the suite upstream runs
+# against rxe), run on arxe0 and on a stock rxe0 in the same guest, with
+# one TAP test per test module and arxe mode. Sourced by the guest suites
+# after lib.sh; they call pyverbs_setup, then pyverbs_run for each device
+# and mode, then pyverbs_tests for each arxe mode.
+
+PYVERBS_SRC=/usr/share/doc/rdma-core/tests
+PYVERBS_DIR=/tmp/rdma-core-tests
+PYVERBS_OUT=/arxe/out/pyverbs
+
+# The test modules of rdma-core 65.0 that do not need a vendor's device;
+# each is a TAP test of its own per mode. The vendor modules (mlx5, efa,
+# irdma...) skip on soft-RoCE and are checked together as "vendor".
+PYVERBS_MODULES=(
+	addr atomic buf cq cq-events cqex cuda-dmabuf device dmah flow fork mr
+	odp parent-domain pd phc-timestamp qp qpex rdmacm relaxed-ordering
+	rss-traffic shared-pd srq tag-matching
+)
+
+# pyverbs_setup: an unpacked copy of the suite, huge pages for its huge
+# page tests, /dev/shm for the multiprocessing of its RDMA CM tests.
+pyverbs_setup() {
+	rm -rf "$PYVERBS_DIR" && mkdir -p "$PYVERBS_DIR/tests" "$PYVERBS_OUT" &&
+		cp -r "$PYVERBS_SRC/." "$PYVERBS_DIR/tests/" &&
+		find "$PYVERBS_DIR/tests" -name '*.gz' -exec gunzip -f {} + || return 1
+	mountpoint -q /dev/shm || mount -t tmpfs -o mode=1777 tmpfs /dev/shm || return 1
+	echo 256 >/proc/sys/vm/nr_hugepages
+	[ "$(cat /proc/sys/vm/nr_hugepages)" -ge 256 ] ||
+		fail "only $(cat /proc/sys/vm/nr_hugepages) of 256 huge pages"
+}
+
+# pyverbs_parse: turn unittest's verbose output (stdin) into lines
+# "MODULE TEST_ID STATUS", STATUS one of ok, skip, FAIL, ERROR. A status
+# may follow the test's line after other output.
+pyverbs_parse() {
+	awk '
+		function out(st) {
+			if (id == "") return
+			split(id, p, ".")
+			mod = p[2]; sub(/^test_/, "", mod); gsub(/_/, "-", mod)
+			print mod, id, st
+			id = ""
+		}
+		function status(s) {
+			if (s ~ /^ok$/ || s ~ /^expected failure/) return "ok"
+			if (s ~ /^skipped/) return "skip"
+			if (s ~ /^FAIL$/ || s ~ /^unexpected success/) return "FAIL"
+			if (s ~ /^ERROR$/) return "ERROR"
+			return ""
+		}
+		match($0, /^test[^ ]* \(tests\.[^ )]*\)/) {
+			out("ERROR")
+			head = substr($0, RSTART, RLENGTH)
+			id = head; sub(/^[^(]*\(/, "", id); sub(/\)$/, "", id)
+			rest = substr($0, RSTART + RLENGTH)
+			if (match(rest, / \.\.\. /) && status(substr(rest, RSTART + 5)) != "")
+				out(status(substr(rest, RSTART + 5)))
+			next
+		}
+		id != "" {
+			s = $0
+			if (match(s, / \.\.\. /))
+				s = substr(s, RSTART + 5)
+			st = status(s)
+			if (st != "")
+				out(st)
+		}
+		END { out("ERROR") }
+	'
+}
+
+# pyverbs_run NS DEV TAG: run the whole suite on DEV (in namespace NS),
+# keep its output in PYVERBS_OUT/TAG.log and its results in TAG.results.
+# Fails if the suite did not run to its end (unittest's "Ran N tests").
+pyverbs_run() {
+	local ns=$1 dev=$2 tag=$3 log
+
+	log=$PYVERBS_OUT/$tag.log
+	(cd "$PYVERBS_DIR" && in_ns "$ns" timeout 900 python3 tests/run_tests.py \
+		--dev "$dev" -v) >"$log" 2>&1
+	echo "suite on $dev ($tag): exit $?"
+	pyverbs_parse <"$log" >"$PYVERBS_OUT/$tag.results"
+	awk '{ n[$3]++ } END { printf "%d tests: %d ok, %d skip, %d FAIL, %d ERROR\n",
+		NR, n["ok"], n["skip"], n["FAIL"], n["ERROR"] }' "$PYVERBS_OUT/$tag.results" |
+		tee "$PYVERBS_OUT/$tag.counts"
+	grep -q '^Ran [0-9]* test' "$log" || fail "the suite on $dev did not finish"
+}
+
+# pyverbs_module_ok TAG REF MODULE: in run TAG, MODULE ("vendor": every
+# module not in PYVERBS_MODULES) has no failure and no error, and every
+# test of it that passed in run REF (stock rxe0) passed.
+pyverbs_module_ok() {
+	local tag=$1 ref=$2 mod=$3 results refs bad
+
+	results=$PYVERBS_OUT/$tag.results refs=$PYVERBS_OUT/$ref.results
+	if [ ! -s "$results" ] || [ ! -s "$refs" ]; then
+		fail "no results of $tag or $ref"
+		return 1
+	fi
+	bad=$(awk -v mod="$mod" -v known="${PYVERBS_MODULES[*]}" '
+		BEGIN { n = split(known, k, " "); for (i = 1; i <= n; i++) listed[k[i]] = 1 }
+		function ours(m) { return mod == "vendor" ? !(m in listed) : m == mod }
+		FNR == NR { if (ours($1) && $3 == "ok") refok[$2] = 1; next }
+		ours($1) {
+			seen[$2] = 1
+			counts[$3]++
+			if ($3 == "FAIL" || $3 == "ERROR") print "  " $3 ": " $2
+			else if ($2 in refok && $3 != "ok") print "  passes on rxe0, " $3 " here: " $2
+		}
+		END {
+			for (t in refok) if (!(t in seen)) print "  passes on rxe0, missing here: " t
+			printf "# %s: %d ok, %d skip, %d FAIL, %d ERROR\n", mod,
+				counts["ok"], counts["skip"], counts["FAIL"], counts["ERROR"] > "/dev/stderr"
+		}' "$refs" "$results" 2>&1)
+	echo "$bad"
+	! echo "$bad" | grep -q '^  '
+}
+
+# pyverbs_passes_as_rxe TAG REF: run TAG passed at least as many tests as
+# REF and failed none.
+pyverbs_passes_as_rxe() {
+	local ok ref bad
+
+	ok=$(awk '$3 == "ok"' "$PYVERBS_OUT/$1.results" | wc -l)
+	ref=$(awk '$3 == "ok"' "$PYVERBS_OUT/$2.results" | wc -l)
+	bad=$(awk '$3 == "FAIL" || $3 == "ERROR"' "$PYVERBS_OUT/$1.results" | wc -l)
+	echo "$1: $(cat "$PYVERBS_OUT/$1.counts")"
+	echo "$2: $(cat "$PYVERBS_OUT/$2.counts")"
+	[ "$bad" -eq 0 ] || fail "$bad tests failed on $1"
+	[ "$ok" -ge "$ref" ] || fail "$ok tests passed on $1, $ref on $2"
+}
+
+# pyverbs_tests MODE: the TAP tests of arxe0's run in MODE against rxe0's.
+pyverbs_tests() {
+	local mode=$1 m
+
+	for m in "${PYVERBS_MODULES[@]}" vendor; do
+		t "pyverbs-$mode-$m" pyverbs_module_ok "arxe0-$mode" rxe0 "$m"
+	done
+	t "pyverbs-$mode-passes-as-rxe0" pyverbs_passes_as_rxe "arxe0-$mode" rxe0
+}
