@@ -16,6 +16,7 @@
 
 #include <linux/dma-mapping.h>
 #include <linux/list.h>
+#include <linux/rwsem.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 
@@ -25,7 +26,6 @@
 
 struct device;
 struct iommu_domain;
-struct iommu_group;
 struct mm_struct;
 struct net_device;
 struct page;
@@ -46,7 +46,16 @@ struct arxe_dev_entry {
 	struct hlist_node node;
 	struct net_device *ndev;	/* identity only, never dereferenced */
 	struct device *xlate_dev;	/* translation device, referenced */
-	struct iommu_group *xlate_group; /* its IOMMU group, referenced */
+	/*
+	 * The MRs mapped through xlate_dev, on @mrs (under @mrs_lock). MRs
+	 * are mapped and unmapped with @xlate_sem held for reading; when the
+	 * translation device goes away (@xlate_gone), arxe_dev_revoke()
+	 * takes it for writing and unmaps them all.
+	 */
+	struct rw_semaphore xlate_sem;
+	bool xlate_gone;
+	spinlock_t mrs_lock;		/* guards mrs */
+	struct list_head mrs;
 };
 
 /*
@@ -129,6 +138,8 @@ struct arxe_mr {
 	bool chunked;			/* aligned: runs break only at 2 MiB */
 	bool writable;
 	bool counted;			/* in the device's counters */
+	bool revoked;			/* unmapped: the device went away */
+	struct list_head dev_node;	/* mapped: on the device's mrs */
 	u64 leaves[ARXE_NR_LEAVES];	/* IOMMU leaves by size */
 	u64 phys_pgsz;			/* best page size of the layout */
 };
@@ -145,6 +156,8 @@ void arxe_iova_free(struct rxe_dev *rxe, struct arxe_mr *x);
 int arxe_mr_init_user(struct rxe_dev *rxe, struct rxe_mr *mr, u64 start,
 		      u64 length, u64 iova, int access);
 void arxe_mr_release(struct rxe_mr *mr);
+void arxe_mr_revoke(struct rxe_mr *mr);
+void arxe_mr_list(struct rxe_dev *rxe, struct rxe_mr *mr);
 int arxe_mr_check_rereg(struct rxe_mr *mr, int flags, int access);
 const char *arxe_xlate_mode_name(enum arxe_xlate_mode mode);
 u64 arxe_mr_table_entries(struct rxe_mr *mr);
@@ -155,7 +168,7 @@ int arxe_map_mr_sg(struct rxe_mr *mr, struct scatterlist *sgl, int sg_nents,
 		   unsigned int *sg_offset);
 int arxe_reg_fast_mr(struct rxe_mr *mr, int access);
 void arxe_mr_invalidate(struct rxe_mr *mr);
-void arxe_frwr_release(struct rxe_mr *mr);
+void arxe_frwr_unmap(struct rxe_mr *mr, u64 linked);
 
 bool arxe_mr_via_iommu(struct rxe_mr *mr);
 bool arxe_mr_translated(struct rxe_mr *mr);

@@ -10,7 +10,6 @@
  */
 
 #include <linux/build_bug.h>
-#include <linux/iommu.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/rculist.h>
@@ -40,18 +39,17 @@ bool arxe_dev_name_valid(const char *name)
 /*
  * arxe_dev_add - enter a device into the table and find its translation
  * device; a translated device takes longer fast-registration page lists.
- * The device's IOMMU group is held, so that the IOMMU domain its MRs are
- * mapped in outlives them whatever happens to the translation device.
  * Process context; called once, before ib_register_device().
  * Lookups cannot take a reference on the device before its registration
  * completes.
  */
 void arxe_dev_add(struct rxe_dev *rxe, struct net_device *ndev)
 {
+	init_rwsem(&rxe->arxe.xlate_sem);
+	spin_lock_init(&rxe->arxe.mrs_lock);
+	INIT_LIST_HEAD(&rxe->arxe.mrs);
 	rxe->arxe.ndev = ndev;
 	rxe->arxe.xlate_dev = arxe_find_xlate_dev(ndev);
-	if (rxe->arxe.xlate_dev)
-		rxe->arxe.xlate_group = iommu_group_get(rxe->arxe.xlate_dev);
 	if (arxe_dma_domain(rxe->arxe.xlate_dev))
 		rxe->attr.max_fast_reg_page_list_len = ARXE_MAX_FAST_REG_PAGES;
 	mutex_lock(&arxe_devs_lock);
@@ -74,20 +72,42 @@ void arxe_dev_remove(struct rxe_dev *rxe)
 	hlist_del_init_rcu(&rxe->arxe.node);
 	mutex_unlock(&arxe_devs_lock);
 	synchronize_rcu();
-	if (rxe->arxe.xlate_group)
-		iommu_group_put(rxe->arxe.xlate_group);
-	rxe->arxe.xlate_group = NULL;
 	if (rxe->arxe.xlate_dev)
 		put_device(rxe->arxe.xlate_dev);
 	rxe->arxe.xlate_dev = NULL;
 }
 
 /*
- * A translation device that loses its driver may lose its IOMMU domain
- * too (the next driver may attach another, removal frees it). Tear down
- * the arxe devices that translate through it, as when their netdev goes
- * away: their MRs are released once their users let go, in the domain
- * the held IOMMU group keeps. Process context, from the PCI bus.
+ * arxe_dev_revoke - @rxe's translation device is going away: new MRs fall
+ * back to physical addresses, and every MR mapped through it is unmapped
+ * now (arxe_mr_revoke()), once the mappings and releases under way are
+ * done, while the device's IOMMU domain still exists. Their users keep
+ * them until they let go, but nothing maps or accesses through them.
+ * Process context.
+ */
+static void arxe_dev_revoke(struct rxe_dev *rxe)
+{
+	struct arxe_mr *x, *next;
+	LIST_HEAD(mrs);
+
+	down_write(&rxe->arxe.xlate_sem);
+	WRITE_ONCE(rxe->arxe.xlate_gone, true);
+	spin_lock(&rxe->arxe.mrs_lock);
+	list_splice_init(&rxe->arxe.mrs, &mrs);
+	spin_unlock(&rxe->arxe.mrs_lock);
+	list_for_each_entry_safe(x, next, &mrs, dev_node) {
+		list_del_init(&x->dev_node);
+		arxe_mr_revoke(container_of(x, struct rxe_mr, xlate));
+	}
+	up_write(&rxe->arxe.xlate_sem);
+}
+
+/*
+ * A translation device that loses its driver, or is removed, may lose its
+ * IOMMU domain too (the next driver may attach another, removal frees it).
+ * Unmap the MRs of the arxe devices that translate through it, and tear
+ * those devices down as when their netdev goes away. Process context,
+ * from the PCI bus, before the device's IOMMU state goes.
  */
 static int arxe_pci_notify(struct notifier_block *nb, unsigned long action,
 			   void *data)
@@ -100,14 +120,17 @@ static int arxe_pci_notify(struct notifier_block *nb, unsigned long action,
 		return NOTIFY_DONE;
 	mutex_lock(&arxe_devs_lock);
 	hlist_for_each_entry(rxe, &arxe_devs, arxe.node) {
-		if (rxe->arxe.xlate_dev != dev ||
-		    !ib_device_try_get(&rxe->ib_dev))
+		if (rxe->arxe.xlate_dev != dev || rxe->arxe.xlate_gone)
 			continue;
 		dev_warn(&rxe->ib_dev.dev,
-			 "translation device %s goes away: removing the device\n",
+			 "translation device %s goes away: unmapping its MRs, removing the device\n",
 			 dev_name(dev));
-		ib_unregister_device_queued(&rxe->ib_dev);
-		ib_device_put(&rxe->ib_dev);
+		arxe_dev_revoke(rxe);
+		/* a device still registering is removed by its netdev alone */
+		if (ib_device_try_get(&rxe->ib_dev)) {
+			ib_unregister_device_queued(&rxe->ib_dev);
+			ib_device_put(&rxe->ib_dev);
+		}
 	}
 	mutex_unlock(&arxe_devs_lock);
 	return NOTIFY_OK;

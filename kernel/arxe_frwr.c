@@ -33,20 +33,16 @@
 #include "arxe.h"
 
 /*
- * arxe_mr_init_fast - choose the translation of a new fast-registration MR
- * for @max_pages pages and give it its IOVA range (aligned) or rxe's page
- * table (pages, fallback). On error the caller cleans the MR up, which
- * releases what was set up (arxe_frwr_release()).
+ * Choose the translation of a new fast-registration MR and set it up, with
+ * the device's xlate_sem held for reading.
  */
-int arxe_mr_init_fast(struct rxe_mr *mr, int max_pages)
+static int arxe_frwr_setup(struct rxe_dev *rxe, struct rxe_mr *mr,
+			   int max_pages)
 {
-	struct rxe_dev *rxe = to_rdev(mr->ibmr.device);
 	struct device *dev = rxe->arxe.xlate_dev;
 	struct arxe_mr *x = &mr->xlate;
 	int err;
 
-	if (max_pages <= 0 || max_pages > rxe->attr.max_fast_reg_page_list_len)
-		return -EINVAL;
 	x->frwr = true;
 	x->mode = arxe_mr_choose_mode(rxe, 0);
 	x->max_pages = max_pages;
@@ -67,10 +63,30 @@ int arxe_mr_init_fast(struct rxe_mr *mr, int max_pages)
 		x->reserved = (size_t)max_pages << PAGE_SHIFT;
 		rxe_counter_inc(rxe, ARXE_CNT_IOVA_ALLOCS);
 	}
+	arxe_mr_list(rxe, mr);
 out:
 	arxe_mr_count(mr, 1);
 	x->counted = true;
 	return 0;
+}
+
+/*
+ * arxe_mr_init_fast - choose the translation of a new fast-registration MR
+ * for @max_pages pages and give it its IOVA range (aligned) or rxe's page
+ * table (pages, fallback). On error the caller cleans the MR up, which
+ * releases what was set up (arxe_mr_release()). Process context.
+ */
+int arxe_mr_init_fast(struct rxe_mr *mr, int max_pages)
+{
+	struct rxe_dev *rxe = to_rdev(mr->ibmr.device);
+	int err;
+
+	if (max_pages <= 0 || max_pages > rxe->attr.max_fast_reg_page_list_len)
+		return -EINVAL;
+	down_read(&rxe->arxe.xlate_sem);
+	err = arxe_frwr_setup(rxe, mr, max_pages);
+	up_read(&rxe->arxe.xlate_sem);
+	return err;
 }
 
 /*
@@ -206,6 +222,11 @@ int arxe_map_mr_sg(struct rxe_mr *mr, struct scatterlist *sgl, int sg_nents,
 		return -EINVAL;
 
 	write_lock_bh(&x->lock);
+	/* the translation device went away: nothing maps any more */
+	if (x->revoked) {
+		err = -EIO;
+		goto out;
+	}
 	arxe_frwr_unlink(mr);
 	mr->page_shift = ilog2(page_size);
 	mr->page_mask = ~((u64)page_size - 1);
@@ -276,17 +297,23 @@ void arxe_mr_invalidate(struct rxe_mr *mr)
 	write_unlock_bh(&x->lock);
 }
 
-/* arxe_frwr_release - undo arxe_mr_init_fast() at cleanup. */
-void arxe_frwr_release(struct rxe_mr *mr)
+/*
+ * arxe_frwr_unmap - undo the translation of a fast-registration MR at
+ * cleanup or revocation: unlink the @linked bytes mapped now and free the
+ * IOVA space. The MR has no users, or is revoked (no access can map).
+ */
+void arxe_frwr_unmap(struct rxe_mr *mr, u64 linked)
 {
 	struct arxe_mr *x = &mr->xlate;
 
-	if (x->dev) {
-		arxe_frwr_unlink(mr);
-		if (x->reserved)
-			arxe_iova_free(to_rdev(mr->ibmr.device), x);
-		x->reserved = 0;
-		put_device(x->dev);
-	}
-	x->dev = NULL;
+	if (!x->dev)
+		return;
+	if (linked)
+		dma_iova_unlink(x->dev, &x->state, 0, linked,
+				DMA_BIDIRECTIONAL, 0);
+	if (x->reserved)
+		arxe_iova_free(to_rdev(mr->ibmr.device), x);
+	x->reserved = 0;
+	x->span = 0;
+	x->run_len = 0;
 }

@@ -162,7 +162,8 @@ enum arxe_xlate_mode arxe_mr_choose_mode(struct rxe_dev *rxe, int access)
 		return ARXE_XLATE_PAGES;
 	if (mode == ARXE_XLATE_PAGES)
 		return mode;
-	if (!arxe_dma_domain(rxe->arxe.xlate_dev))
+	if (READ_ONCE(rxe->arxe.xlate_gone) ||
+	    !arxe_dma_domain(rxe->arxe.xlate_dev))
 		return ARXE_XLATE_FALLBACK;
 	return mode;
 }
@@ -185,6 +186,7 @@ void arxe_mr_init(struct rxe_mr *mr, int access)
 	struct arxe_mr *x = &mr->xlate;
 
 	rwlock_init(&x->lock);
+	INIT_LIST_HEAD(&x->dev_node);
 	x->mode = access & IB_ACCESS_ON_DEMAND ? ARXE_XLATE_ODP :
 		  ARXE_XLATE_PAGES;
 	x->phys_pgsz = ARXE_SZ_4K;
@@ -657,6 +659,20 @@ err_account:
 }
 
 /*
+ * arxe_mr_list - note a newly mapped MR on its device's list, for
+ * arxe_dev_revoke(). With the device's xlate_sem held for reading.
+ */
+void arxe_mr_list(struct rxe_dev *rxe, struct rxe_mr *mr)
+{
+	spin_lock(&rxe->arxe.mrs_lock);
+	list_add(&mr->xlate.dev_node, &rxe->arxe.mrs);
+	spin_unlock(&rxe->arxe.mrs_lock);
+}
+
+static int __arxe_mr_init_user(struct rxe_dev *rxe, struct rxe_mr *mr,
+			       u64 start, u64 length, u64 iova, int access);
+
+/*
  * arxe_mr_init_user - register user memory [@start, @start + @length) of
  * @mr at MR address @iova (same offset in its page as @start, which the
  * RDMA core checked), rxe_mr_init() done. Process context, in the
@@ -665,6 +681,19 @@ err_account:
 int arxe_mr_init_user(struct rxe_dev *rxe, struct rxe_mr *mr, u64 start,
 		      u64 length, u64 iova, int access)
 {
+	int err;
+
+	down_read(&rxe->arxe.xlate_sem);
+	err = __arxe_mr_init_user(rxe, mr, start, length, iova, access);
+	if (!err && arxe_mr_via_iommu(mr))
+		arxe_mr_list(rxe, mr);
+	up_read(&rxe->arxe.xlate_sem);
+	return err;
+}
+
+static int __arxe_mr_init_user(struct rxe_dev *rxe, struct rxe_mr *mr,
+			       u64 start, u64 length, u64 iova, int access)
+{
 	struct arxe_mr *x = &mr->xlate;
 	struct device *dev = rxe->arxe.xlate_dev;
 	bool limited = false;
@@ -672,7 +701,8 @@ int arxe_mr_init_user(struct rxe_dev *rxe, struct rxe_mr *mr, u64 start,
 
 	x->mode = arxe_mr_choose_mode(rxe, access);
 	if ((x->mode == ARXE_XLATE_IOVA || x->mode == ARXE_XLATE_ALIGNED) &&
-	    !arxe_iova_fits(rxe, PAGE_ALIGN(start + length) - (start & PAGE_MASK))) {
+	    !arxe_iova_fits(rxe, PAGE_ALIGN(start + length) - (start & PAGE_MASK) +
+			    ARXE_SZ_2M)) {
 		x->mode = ARXE_XLATE_FALLBACK;
 		limited = true;
 	}
@@ -748,11 +778,68 @@ int arxe_mr_check_rereg(struct rxe_mr *mr, int flags, int access)
 }
 
 /*
+ * Undo a translated MR's mapping of @linked bytes: unlink (IOTLB synced)
+ * and unpin an aligned MR, unmap an iova MR's umem, unlink a fast-
+ * registration MR and free its IOVA space. Process context, with the
+ * device's xlate_sem held; no access can use the mapping any more.
+ */
+static void arxe_mr_unmap(struct rxe_mr *mr, u64 linked)
+{
+	struct rxe_dev *rxe = to_rdev(mr->ibmr.device);
+	struct arxe_mr *x = &mr->xlate;
+
+	if (x->frwr) {
+		arxe_frwr_unmap(mr, linked);
+		return;
+	}
+	switch (x->mode) {
+	case ARXE_XLATE_ALIGNED:
+		/* a failed registration undid itself and left no mm */
+		if (x->mm)
+			arxe_unmap_aligned(rxe, x, linked);
+		break;
+	case ARXE_XLATE_IOVA:
+		if (x->dev && mr->umem) {
+			dma_unmap_sgtable(x->dev, &mr->umem->sgt_append.sgt,
+					  DMA_BIDIRECTIONAL, 0);
+			rxe_counter_add(rxe, ARXE_CNT_IOVA_BYTES,
+					-(s64)x->iova_size);
+			x->iova_size = 0;
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * arxe_mr_revoke - the translation device of @mr is going away: unmap the
+ * MR now, while its IOMMU domain still exists, and leave it with nothing
+ * mapped, so that every later access is refused and its release has
+ * nothing to undo but its pins' accounting. Process context, from
+ * arxe_dev_revoke() with the device's xlate_sem held for writing.
+ */
+void arxe_mr_revoke(struct rxe_mr *mr)
+{
+	struct arxe_mr *x = &mr->xlate;
+	u64 linked;
+
+	write_lock_bh(&x->lock);
+	x->revoked = true;
+	linked = x->span;
+	x->span = 0;
+	x->gen = arxe_new_gen();
+	write_unlock_bh(&x->lock);
+	arxe_mr_unmap(mr, linked);
+}
+
+/*
  * arxe_mr_release - undo arxe_mr_init_user() or arxe_mr_init_fast(),
  * before rxe releases the umem. Process context; the MR has no users left.
  */
 void arxe_mr_release(struct rxe_mr *mr)
 {
+	struct rxe_dev *rxe = to_rdev(mr->ibmr.device);
 	struct arxe_mr *x = &mr->xlate;
 
 	if (x->counted)
@@ -760,30 +847,17 @@ void arxe_mr_release(struct rxe_mr *mr)
 	x->counted = false;
 	kvfree(x->runs);
 	x->runs = NULL;
-	if (x->frwr) {
-		arxe_frwr_release(mr);
-		return;
-	}
-	switch (x->mode) {
-	case ARXE_XLATE_ALIGNED:
-		/* a failed registration undid itself and left no mm */
-		if (!x->mm)
-			break;
-		arxe_unmap_aligned(to_rdev(mr->ibmr.device), x, x->span);
+
+	down_read(&rxe->arxe.xlate_sem);
+	spin_lock(&rxe->arxe.mrs_lock);
+	list_del_init(&x->dev_node);
+	spin_unlock(&rxe->arxe.mrs_lock);
+	if (!x->revoked && arxe_mr_via_iommu(mr))
+		arxe_mr_unmap(mr, x->span);
+	up_read(&rxe->arxe.xlate_sem);
+
+	if (!x->frwr && x->mode == ARXE_XLATE_ALIGNED && x->mm)
 		arxe_unaccount(x);
-		break;
-	case ARXE_XLATE_IOVA:
-		if (x->dev && mr->umem) {
-			dma_unmap_sgtable(x->dev, &mr->umem->sgt_append.sgt,
-					  DMA_BIDIRECTIONAL, 0);
-			rxe_counter_add(to_rdev(mr->ibmr.device),
-					ARXE_CNT_IOVA_BYTES, -(s64)x->iova_size);
-			x->iova_size = 0;
-		}
-		break;
-	default:
-		break;
-	}
 	if (x->dev)
 		put_device(x->dev);
 	x->dev = NULL;

@@ -48,10 +48,13 @@ static void arxe_mr_describe(struct rxe_mr *mr, bool addresses,
 	memset(d, 0, sizeof(*d));
 	d->mode = x->mode;
 	d->pinned_bytes = x->mode == ARXE_XLATE_ODP ? 0 : x->span;
-	d->dev_table_entries = arxe_mr_table_entries(mr);
-	d->dev_table_bytes = arxe_mr_table_bytes(mr);
 	d->hw_mtt_4k_bytes = ARXE_MTT_ENTRY_BYTES *
 			     arxe_pages_covering(x->va, x->length, ARXE_SZ_4K);
+	/* a fallback MR's table has a run per physically contiguous piece */
+	if (addresses || !x->runs) {
+		d->dev_table_entries = arxe_mr_table_entries(mr);
+		d->dev_table_bytes = arxe_mr_table_bytes(mr);
+	}
 	if (!addresses)
 		return;
 	d->hw_mtt_phys_bytes = ARXE_MTT_ENTRY_BYTES *
@@ -63,7 +66,8 @@ static void arxe_mr_describe(struct rxe_mr *mr, bool addresses,
 	d->iommu_leaves_4k = x->leaves[ARXE_LEAF_4K];
 	d->iommu_leaves_2m = x->leaves[ARXE_LEAF_2M];
 	d->iommu_leaves_1g = x->leaves[ARXE_LEAF_1G];
-	iova_pgsz = 1ULL << min(d->align_shift, 30U);
+	/* the NIC translates MR addresses: bus against the MR's iova */
+	iova_pgsz = 1ULL << min(arxe_congruence_shift(x->bus, x->va), 30U);
 	d->hw_mtt_iova_bytes = ARXE_MTT_ENTRY_BYTES *
 			       arxe_pages_covering(x->va, x->length, iova_pgsz);
 }
@@ -128,9 +132,12 @@ static int arxe_put_mr_attrs(struct sk_buff *msg, struct rxe_mr *mr)
 	if (ibmr->type == IB_MR_TYPE_DMA)
 		return rdma_nl_put_driver_string(msg, "xlate", "dma");
 	if (rdma_nl_put_driver_string(msg, "xlate",
-				      arxe_xlate_mode_name(mr->xlate.mode)) ||
-	    rdma_nl_put_driver_u64(msg, "dev_entries", arxe_mr_table_entries(mr)) ||
-	    rdma_nl_put_driver_u64(msg, "dev_bytes", arxe_mr_table_bytes(mr)))
+				      arxe_xlate_mode_name(mr->xlate.mode)))
+		return -EMSGSIZE;
+	/* a fallback MR's table has a run per physically contiguous piece */
+	if ((addresses || !mr->xlate.runs) &&
+	    (rdma_nl_put_driver_u64(msg, "dev_entries", arxe_mr_table_entries(mr)) ||
+	     rdma_nl_put_driver_u64(msg, "dev_bytes", arxe_mr_table_bytes(mr))))
 		return -EMSGSIZE;
 	if (mr->xlate.frwr)
 		return arxe_put_frwr_attrs(msg, mr);

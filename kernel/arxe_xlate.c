@@ -274,16 +274,17 @@ int arxe_mr_flush_pmem(struct rxe_mr *mr, u64 iova, unsigned int length)
 	err = mr_check_range(mr, iova, length);
 	if (err)
 		return err;
-	read_lock_bh(&x->lock);
-	while (length) {
+	while (length && !err) {
+		/* at most 2 MiB per hold of the lock: bottom halves run between */
+		read_lock_bh(&x->lock);
 		err = arxe_resolve(mr, iova, length, &phys, &run);
-		if (err)
-			break;
-		chunk = min_t(u64, length, run);
-		arch_wb_cache_pmem(phys_to_virt(phys), chunk);
-		iova += chunk;
-		length -= chunk;
+		if (!err) {
+			chunk = min_t(u64, min_t(u64, length, run), ARXE_SZ_2M);
+			arch_wb_cache_pmem(phys_to_virt(phys), chunk);
+			iova += chunk;
+			length -= chunk;
+		}
+		read_unlock_bh(&x->lock);
 	}
-	read_unlock_bh(&x->lock);
 	return err;
 }

@@ -4,17 +4,30 @@
 # table of physically contiguous runs (at most rxe's entries, one per THP
 # for huge-page memory), move data byte for byte, and register beyond the
 # 1 GiB where rxe's per-page table fails; fast registration falls back to
-# rxe's table. Needs --mem 3G.
+# rxe's table. Then rdma-core's verbs test suite (tests/guest/pyverbs.sh)
+# on arxe0 in this mode against a stock rxe0 on eth1 in namespace peer.
+# Needs --mem 3G and --nics 2.
 set -uo pipefail
 # shellcheck source=tests/guest/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/guest/pyverbs.sh
+. "$(dirname "$0")/pyverbs.sh"
 
 setup() {
 	# Fault THP in synchronously, so THP buffers are all huge pages.
 	echo always >/sys/kernel/mm/transparent_hugepage/defrag
-	ip addr add "$A_IP/24" dev eth0 && ip link set eth0 up || return 1
-	modprobe arxe && rdma link add arxe0 type arxe netdev eth0 || return 1
-	port_active "" arxe0
+	setup_arxe_and_rxe
+}
+
+# pyverbs_fallback: the suite on arxe0 without IOMMU (its MRs fall back),
+# beside rxe0's run.
+pyverbs_fallback() {
+	local rc=0
+
+	xlate_set aligned && pyverbs_run "" arxe0 arxe0-fallback || rc=1
+	# give the huge pages back to the 1536 MiB registrations that follow
+	echo 0 >/proc/sys/vm/nr_hugepages
+	return "$rc"
 }
 
 # reports_fallback MODE SIZE BACKING MAX_ENTRIES: an MR of MODE reports
@@ -88,6 +101,10 @@ t aligned-fallback-xfer-anon xfer_fallback aligned anon 0
 t aligned-fallback-xfer-thp-odd-offset xfer_fallback aligned thp 4097
 t fallback-xfer-end-of-1536m xfer_fallback aligned thp 12345 1536M
 t frwr-falls-back frwr_fallback
+t pyverbs-setup pyverbs_setup
+t pyverbs-start-rxe0 pyverbs_start peer rxe0 rxe0
+t pyverbs-run-fallback pyverbs_fallback
+pyverbs_tests fallback
 t kernel-log-clean kernel_clean
 # last: rxe's failing kmalloc warns in the kernel log
 t pages-1536m-fails-like-rxe pages_fails_beyond_1g

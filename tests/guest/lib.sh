@@ -60,7 +60,7 @@ fail() {
 # problem: a WARN splat, a BUG, an oops, a UBSAN or KFENCE report, a hung
 # task, a panic.
 dmesg_problems() {
-	grep -E 'WARNING:|BUG:|BUG at|Oops|UBSAN:|KFENCE:|general protection fault|Kernel panic|------------\[ cut here \]|INFO: task .* blocked for more than|hung_task' || true
+	grep -E 'WARNING:|BUG:|BUG at|Oops|UBSAN:|KFENCE:|general protection fault|Kernel panic|------------\[ cut here \]|INFO: task .* blocked for more than' || true
 }
 
 # taint_problems TAINT: print the taint flags that mean the kernel warned
@@ -293,17 +293,20 @@ nic_setup_is() {
 	esac
 }
 
-# hold_mr DEV SIZE BACKING OFFSET: register an MR with arxe-regmr and keep
-# it registered until release_mr. Sets MR_LKEY, MR_ADDR, MR_VMPIN_KB (the
-# process's pinned memory while it holds the MR).
+# hold_mr DEV SIZE BACKING OFFSET [OPTION...]: register an MR with
+# arxe-regmr (given OPTIONs, e.g. -O for ODP, -n COUNT) and keep it
+# registered until release_mr, as the user nobody when MR_AS_NOBODY is set.
+# Sets MR_LKEY, MR_ADDR, MR_VMPIN_KB (the process's pinned memory while it
+# holds the MR).
 # shellcheck disable=SC2034 # MR_* are read by the scripts that source this file
 hold_mr() {
-	local i
+	local i as=()
 
 	rm -f /tmp/mr-in /tmp/mr-out
 	mkfifo /tmp/mr-in
-	timeout 600 "$HELPERS/arxe-regmr" -m "$3" -o "$4" -t 540 "$1" "$2" \
-		</tmp/mr-in >/tmp/mr-out 2>&1 &
+	[ -n "${MR_AS_NOBODY:-}" ] && as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+	timeout 600 "${as[@]}" "$HELPERS/arxe-regmr" -m "$3" -o "$4" -t 540 "${@:5}" \
+		"$1" "$2" </tmp/mr-in >/tmp/mr-out 2>&1 &
 	MR_PID=$!
 	exec 8>/tmp/mr-in
 	for ((i = 0; i < 600; i++)); do

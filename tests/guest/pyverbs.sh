@@ -3,8 +3,9 @@
 # installs in /usr/share/doc/rdma-core/tests, the suite upstream runs
 # against rxe), run on arxe0 and on a stock rxe0 in the same guest, with
 # one TAP test per test module and arxe mode. Sourced by the guest suites
-# after lib.sh; they call pyverbs_setup, then pyverbs_run for each device
-# and mode, then pyverbs_tests for each arxe mode.
+# after lib.sh; they call pyverbs_setup, pyverbs_start for rxe0 (which runs
+# beside the first arxe0 run: the guest has two CPUs), pyverbs_run for each
+# arxe mode, then pyverbs_tests for each mode.
 
 PYVERBS_SRC=/usr/share/doc/rdma-core/tests
 PYVERBS_DIR=/tmp/rdma-core-tests
@@ -71,21 +72,50 @@ pyverbs_parse() {
 	'
 }
 
-# pyverbs_run NS DEV TAG: run the whole suite on DEV (in namespace NS),
-# keep its output in PYVERBS_OUT/TAG.log and its results in TAG.results.
-# Fails if the suite did not run to its end (unittest's "Ran N tests").
-pyverbs_run() {
-	local ns=$1 dev=$2 tag=$3 log
+# pyverbs_suite NS DEV TAG: run the whole suite on DEV (in namespace NS),
+# its output into PYVERBS_OUT/TAG.log (with the 20 slowest tests).
+pyverbs_suite() {
+	(cd "$PYVERBS_DIR" && in_ns "$1" timeout 1200 python3 tests/run_tests.py \
+		--dev "$2" -v --durations 20) >"$PYVERBS_OUT/$3.log" 2>&1
+}
 
-	log=$PYVERBS_OUT/$tag.log
-	(cd "$PYVERBS_DIR" && in_ns "$ns" timeout 900 python3 tests/run_tests.py \
-		--dev "$dev" -v) >"$log" 2>&1
-	echo "suite on $dev ($tag): exit $?"
-	pyverbs_parse <"$log" >"$PYVERBS_OUT/$tag.results"
+# pyverbs_results TAG: the results of run TAG into TAG.results and its
+# counts into TAG.counts. Fails if the suite did not run to its end
+# (unittest's "Ran N tests").
+pyverbs_results() {
+	local log=$PYVERBS_OUT/$1.log
+
+	pyverbs_parse <"$log" >"$PYVERBS_OUT/$1.results"
 	awk '{ n[$3]++ } END { printf "%d tests: %d ok, %d skip, %d FAIL, %d ERROR\n",
-		NR, n["ok"], n["skip"], n["FAIL"], n["ERROR"] }' "$PYVERBS_OUT/$tag.results" |
-		tee "$PYVERBS_OUT/$tag.counts"
-	grep -q '^Ran [0-9]* test' "$log" || fail "the suite on $dev did not finish"
+		NR, n["ok"], n["skip"], n["FAIL"], n["ERROR"] }' "$PYVERBS_OUT/$1.results" |
+		tee "$PYVERBS_OUT/$1.counts"
+	grep -E '^Ran [0-9]+ test' "$log" || fail "the suite of $1 did not finish"
+}
+
+# pyverbs_start NS DEV TAG: start the suite on DEV in the background; the
+# next pyverbs_run waits for it.
+PYVERBS_BG=()
+pyverbs_start() {
+	pyverbs_suite "$@" &
+	PYVERBS_BG+=("$!:$3")
+	echo "started the suite on $2 ($3)"
+}
+
+# pyverbs_run NS DEV TAG: run the suite on DEV, wait for the runs started
+# in the background, and collect the results of all of them.
+pyverbs_run() {
+	local bg rc=0
+
+	pyverbs_suite "$@"
+	echo "suite on $2 ($3): exit $?"
+	pyverbs_results "$3" || rc=1
+	for bg in "${PYVERBS_BG[@]}"; do
+		wait "${bg%%:*}"
+		echo "suite of ${bg#*:}: exit $?"
+		pyverbs_results "${bg#*:}" || rc=1
+	done
+	PYVERBS_BG=()
+	return "$rc"
 }
 
 # pyverbs_module_ok TAG REF MODULE: in run TAG, MODULE ("vendor": every

@@ -22,7 +22,7 @@ run_mode() {
 
 tap_begin
 t setup setup
-t pyverbs-run-rxe0 pyverbs_run peer rxe0 rxe0
+t pyverbs-start-rxe0 pyverbs_start peer rxe0 rxe0
 for mode in aligned iova pages; do
 	t "pyverbs-run-$mode" run_mode "$mode"
 	pyverbs_tests "$mode"

@@ -2,11 +2,15 @@
 /*
  * arxe-regmr - register one MR and hold it, for tests that inspect it.
  *
- *   arxe-regmr [-m BACKING] [-o OFFSET] [-t SECONDS] DEVICE SIZE
+ *   arxe-regmr [-m BACKING] [-o OFFSET] [-t SECONDS] [-O] [-n COUNT] DEVICE SIZE
  *
  * Allocates SIZE bytes (suffixes K, M, G) of BACKING memory (see common.h) at
- * OFFSET, registers them on DEVICE and prints
+ * OFFSET, registers them on DEVICE (-O: as an on-demand-paging MR) and
+ * prints
  *   registered lkey=0x... addr=0x... length=... vmpin_kb=N
+ * With -n, it first registers COUNT - 1 more MRs of SIZE, each in memory
+ * of its own, and prints "registered COUNT MRs"; all are deregistered at
+ * the end.
  * then holds the MR until standard input closes or SECONDS pass (default
  * 60), deregisters it and prints "deregistered vmpin_kb=N" (VmPin of
  * /proc/self/status: the memory the process has pinned). On an arxe device
@@ -69,9 +73,36 @@ static int print_dv(struct ibv_mr *mr)
 	return 0;
 }
 
+/* Register @count MRs of @size bytes of @backing memory, each its own. */
+static struct ibv_mr **reg_many(struct ibv_pd *pd, enum backing backing,
+				size_t size, size_t offset, long count)
+{
+	struct ibv_mr **mrs = calloc(count, sizeof(*mrs));
+	unsigned char *buf;
+	long i;
+
+	if (!mrs)
+		return NULL;
+	for (i = 0; i < count; i++) {
+		buf = alloc_backed(backing, size, offset);
+		mrs[i] = buf ? ibv_reg_mr(pd, buf, size, IBV_ACCESS_LOCAL_WRITE) :
+			       NULL;
+		if (!mrs[i]) {
+			printf("reg_mr of MR %ld failed: errno=%d (%s)\n", i + 1,
+			       errno, strerror(errno));
+			exit(3);
+		}
+	}
+	return mrs;
+}
+
 int main(int argc, char **argv)
 {
+	int access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
+		     IBV_ACCESS_REMOTE_READ;
+	struct ibv_mr **more = NULL;
 	enum backing backing = MEM_ANON;
+	long count = 1, i;
 	struct pollfd pfd = { .fd = 0, .events = POLLIN };
 	struct ibv_context *ctx;
 	size_t size, offset = 0;
@@ -81,7 +112,7 @@ int main(int argc, char **argv)
 	struct ibv_mr *mr;
 	char c;
 
-	while ((opt = getopt(argc, argv, "m:o:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:o:t:On:")) != -1) {
 		switch (opt) {
 		case 'm':
 			if (parse_backing(optarg, &backing))
@@ -93,6 +124,12 @@ int main(int argc, char **argv)
 		case 't':
 			seconds = atoi(optarg);
 			break;
+		case 'O':
+			access |= IBV_ACCESS_ON_DEMAND;
+			break;
+		case 'n':
+			count = atol(optarg);
+			break;
 		default:
 			goto usage;
 		}
@@ -100,7 +137,8 @@ int main(int argc, char **argv)
 	if (argc - optind != 2)
 		goto usage;
 	size = parse_size(argv[optind + 1]);
-	if (!size || seconds < 0 || seconds > 3600)
+	if (!size || seconds < 0 || seconds > 3600 || count < 1 ||
+	    count > 100000)
 		goto usage;
 
 	ctx = open_device(argv[optind]);
@@ -112,8 +150,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cannot allocate a PD or the memory\n");
 		return 1;
 	}
-	mr = ibv_reg_mr(pd, buf, size, IBV_ACCESS_LOCAL_WRITE |
-			IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ);
+	if (count > 1) {
+		more = reg_many(pd, backing, size, offset, count - 1);
+		if (!more) {
+			fprintf(stderr, "cannot allocate %ld MR pointers\n", count);
+			return 1;
+		}
+		printf("registered %ld MRs\n", count);
+	}
+	mr = ibv_reg_mr(pd, buf, size, access);
 	if (!mr) {
 		printf("reg_mr failed: errno=%d (%s)\n", errno, strerror(errno));
 		return 3;
@@ -129,12 +174,19 @@ int main(int argc, char **argv)
 		perror("ibv_dereg_mr");
 		return 1;
 	}
+	for (i = 0; i < count - 1; i++) {
+		if (ibv_dereg_mr(more[i])) {
+			perror("ibv_dereg_mr");
+			return 1;
+		}
+	}
+	free(more);
 	printf("deregistered vmpin_kb=%ld\n", vmpin_kb());
 	ibv_dealloc_pd(pd);
 	ibv_close_device(ctx);
 	return 0;
 usage:
-	fprintf(stderr, "usage: %s [-m BACKING] [-o OFFSET] [-t SECONDS] DEVICE SIZE\n",
+	fprintf(stderr, "usage: %s [-m BACKING] [-o OFFSET] [-t SECONDS] [-O] [-n COUNT] DEVICE SIZE\n",
 		argv[0]);
 	return 2;
 }

@@ -53,6 +53,10 @@ static bool data = true;
 module_param(data, bool, 0444);
 MODULE_PARM_DESC(data, "Write, read and check data in each cycle (default Y; N times registration alone)");
 
+static bool edges;
+module_param(edges, bool, 0444);
+MODULE_PARM_DESC(edges, "First map edge cases: a list the offset consumes, a list that ends early (default N)");
+
 static unsigned int timeout_ms = 10000;
 module_param(timeout_ms, uint, 0444);
 MODULE_PARM_DESC(timeout_ms, "Longest wait for one completion (default 10000)");
@@ -486,6 +490,74 @@ out:
 	return err;
 }
 
+/*
+ * Maps a kernel user may make that map less than the list: an offset that
+ * consumes the whole list (nothing to map), and a second element that
+ * starts inside a page (ib_map_mr_sg() stops after the first). Each is
+ * registered if anything was mapped, its first page written and read
+ * back, and invalidated; 100 times, so that a map that lost track of its
+ * IOVA space would show in xlate_iova_bytes.
+ */
+static int frwr_edges(struct frwr_test *t)
+{
+	struct ib_reg_wr reg = {};
+	struct ib_send_wr inv = {};
+	struct scatterlist sg[2];
+	unsigned int off, round;
+	int n, nents, err = 0;
+
+	for (round = 0; round < 100 && !err; round++) {
+		sg_init_table(sg, 2);
+		sg_set_page(&sg[0], t->pool[0], PAGE_SIZE, 0);
+		sg_set_page(&sg[1], t->pool[1], 100, 100);
+		nents = ib_dma_map_sg(t->ibdev, sg, 2, DMA_BIDIRECTIONAL);
+		if (nents != 2) {
+			ib_dma_unmap_sg(t->ibdev, sg, 2, DMA_BIDIRECTIONAL);
+			return -ENOMEM;
+		}
+		ib_update_fast_reg_key(t->mr, ib_inc_rkey(t->mr->rkey));
+		off = sg_dma_len(&sg[0]);
+		n = ib_map_mr_sg(t->mr, sg, 1, &off, PAGE_SIZE);
+		if (n > 1) {
+			pr_err("arxe_frwr_test: an offset past the list mapped %d\n", n);
+			err = -EIO;
+			goto unmap;
+		}
+		n = ib_map_mr_sg(t->mr, sg, 2, NULL, PAGE_SIZE);
+		if (n != 1) {
+			pr_err("arxe_frwr_test: a list ending early mapped %d, not 1\n", n);
+			err = n < 0 ? n : -EIO;
+			goto unmap;
+		}
+		reg.wr.opcode = IB_WR_REG_MR;
+		reg.mr = t->mr;
+		reg.key = t->mr->rkey;
+		reg.access = IB_ACCESS_LOCAL_WRITE | IB_ACCESS_REMOTE_WRITE |
+			     IB_ACCESS_REMOTE_READ;
+		err = frwr_do(t, t->qp_b, t->cq_b, &reg.wr, "REG_MR");
+		if (!err) {
+			memset(t->buf, round, PAGE_SIZE);
+			err = frwr_rdma(t, IB_WR_RDMA_WRITE, t->mr->iova,
+					t->mr->rkey, PAGE_SIZE);
+		}
+		if (!err && memchr_inv(page_address(t->pool[0]), round, PAGE_SIZE)) {
+			pr_err("arxe_frwr_test: edge map %u: the page was written wrong\n",
+			       round);
+			err = -EIO;
+		}
+		if (!err) {
+			inv.opcode = IB_WR_LOCAL_INV;
+			inv.ex.invalidate_rkey = t->mr->rkey;
+			err = frwr_do(t, t->qp_b, t->cq_b, &inv, "LOCAL_INV");
+		}
+unmap:
+		ib_dma_unmap_sg(t->ibdev, sg, 2, DMA_BIDIRECTIONAL);
+	}
+	if (!err)
+		pr_info("arxe_frwr_test: dev %s: edge maps ok\n", dev);
+	return err;
+}
+
 /* An RDMA WRITE to the invalidated key must fail at the responder. */
 static int frwr_check_invalidated(struct frwr_test *t)
 {
@@ -541,6 +613,11 @@ static int __init frwr_test_init(void)
 	if (err) {
 		pr_err("arxe_frwr_test: setup on %s: %d\n", dev, err);
 		goto out;
+	}
+	if (edges) {
+		err = frwr_edges(&t);
+		if (err)
+			goto out;
 	}
 	start = ktime_get_ns();
 	for (cycle = 0; cycle < cycles && !err; cycle++) {
