@@ -101,6 +101,8 @@ t aligned-fallback-xfer-anon xfer_fallback aligned anon 0
 t aligned-fallback-xfer-thp-odd-offset xfer_fallback aligned thp 4097
 t fallback-xfer-end-of-1536m xfer_fallback aligned thp 12345 1536M
 t frwr-falls-back frwr_fallback
+t misuse-rxe0 misuse_run peer rxe0 "$P_IP" rxe0
+t misuse-fallback-same-as-rxe0 misuse_same_as_rxe aligned
 t pyverbs-setup pyverbs_setup
 t pyverbs-start-rxe0 pyverbs_start peer rxe0 rxe0
 t pyverbs-run-fallback pyverbs_fallback

@@ -94,7 +94,7 @@ struct pair {
  */
 enum kind {
 	OPCODE, NUM_SGE_HUGE, NUM_SGE_OVER, OVER_2G, INLINE_LONG, ATOMIC_WRITE,
-	UD_OPCODE, UD_NO_AH, LOCAL_INV_FREE_MW,
+	UD_OPCODE, UD_NO_AH, LOCAL_INV_FREE_MW, LENGTH_MISMATCH,
 	CUR_SGE, STATE,
 	PRODUCER_HUGE, POLL_CQ_CMD, POST_RECV_CMD,
 };
@@ -121,6 +121,8 @@ static const struct hcase cases[] = {
 	{ "ud-rdma-write", UD_OPCODE, IBV_WR_RDMA_WRITE },
 	{ "ud-ah-num-zero", UD_NO_AH, IBV_WR_SEND },
 	{ "local-inv-free-mw", LOCAL_INV_FREE_MW, IBV_WR_LOCAL_INV },
+	/* a length that is not its SGEs' sum: the kernel does not guess */
+	{ "length-not-sge-sum", LENGTH_MISMATCH, IBV_WR_RDMA_WRITE },
 	{ "cur-sge-huge", CUR_SGE, IBV_WR_RDMA_WRITE },
 	{ "state-and-psn-garbage", STATE, IBV_WR_SEND },
 	{ "producer-index-huge", PRODUCER_HUGE, 0 },
@@ -482,7 +484,8 @@ static const char *fill(const struct hcase *c, struct pair *p,
 			struct rxe_send_wqe *w)
 {
 	struct kreg reg = { 0x4141414141414141ull, 0x42424242, ~0u };
-	uint32_t len = c->kind == CUR_SGE || c->kind == STATE ? DATA_LEN : 8;
+	uint32_t len = c->kind == CUR_SGE || c->kind == STATE ||
+		       c->kind == LENGTH_MISMATCH ? DATA_LEN : 8;
 	unsigned int i;
 
 	w->wr.opcode = c->opcode;
@@ -548,11 +551,15 @@ static const char *fill(const struct hcase *c, struct pair *p,
 			return "the provider put no ah_num in its UD WQE";
 		w->wr.wr.ud.ah_num = p->ah_num;
 		break;
+	case LENGTH_MISMATCH:
+		w->dma.resid = 1;
+		w->dma.length = 7;
+		break;
 	case CUR_SGE:
+		/* the kernel starts a new WQE at its first SGE, whatever this says */
 		w->dma.cur_sge = 0x7fffffff;
 		w->dma.sge_offset = 0xfffffff0;
 		w->dma.resid = 1;
-		w->dma.length = 7;
 		break;
 	case STATE:
 		w->state = 3;			/* wqe_state_done */
@@ -802,7 +809,7 @@ static bool post_recv_cmd(struct pair *p, char *got, size_t len)
 static void run_case(const struct hcase *c)
 {
 	static const char *const expect[] = {
-		[OPCODE ... LOCAL_INV_FREE_MW] = "refused",
+		[OPCODE ... LENGTH_MISMATCH] = "refused",
 		[CUR_SGE ... STATE] = "success, data intact",
 		[PRODUCER_HUGE] = "no hang within the deadline",
 		[POLL_CQ_CMD] = "write fails, CQE kept",

@@ -450,3 +450,26 @@ arxe1_replaces_rxe0() {
 	in_ns peer rdma link add arxe1 type arxe netdev eth1 || return 1
 	port_active peer arxe1
 }
+
+# misuse_run NS DEV IP TAG: arxe-misuse's cases on DEV (tests/guest/misuse.c),
+# their outcomes kept in /arxe/out/misuse-TAG.txt.
+misuse_run() {
+	local g out=/arxe/out/misuse-$4.txt
+
+	g=$(gid_index "$1" "$2" "$3") || return 1
+	in_ns "$1" timeout 900 "$HELPERS/arxe-misuse" "$2" "$g" >"$out" || {
+		cat "$out"
+		fail "arxe-misuse did not run through on $2"
+		return 1
+	}
+	echo "$(wc -l <"$out") cases on $2"
+	cat "$out"
+}
+
+# misuse_same_as_rxe MODE: every misuse case ends on arxe0 in MODE as it
+# ended on rxe0 (misuse_run peer rxe0 "$P_IP" rxe0 first).
+misuse_same_as_rxe() {
+	xlate_set "$1" && misuse_run "" arxe0 "$A_IP" "arxe0-$1" || return 1
+	diff -u /arxe/out/misuse-rxe0.txt "/arxe/out/misuse-arxe0-$1.txt" ||
+		fail "arxe0 ($1) and rxe0 differ (- rxe0, + arxe0)"
+}

@@ -73,20 +73,23 @@ static int print_dv(struct ibv_mr *mr)
 	return 0;
 }
 
-/* Register @count MRs of @size bytes of @backing memory, each its own. */
+/*
+ * Register @count MRs of @size bytes of @backing memory, each in pages of
+ * its own: slices of one buffer, a page apart.
+ */
 static struct ibv_mr **reg_many(struct ibv_pd *pd, enum backing backing,
 				size_t size, size_t offset, long count)
 {
+	size_t stride = (offset + size + 4095) / 4096 * 4096;
 	struct ibv_mr **mrs = calloc(count, sizeof(*mrs));
-	unsigned char *buf;
+	unsigned char *buf = alloc_backed(backing, stride * count, 0);
 	long i;
 
-	if (!mrs)
+	if (!mrs || !buf)
 		return NULL;
 	for (i = 0; i < count; i++) {
-		buf = alloc_backed(backing, size, offset);
-		mrs[i] = buf ? ibv_reg_mr(pd, buf, size, IBV_ACCESS_LOCAL_WRITE) :
-			       NULL;
+		mrs[i] = ibv_reg_mr(pd, buf + i * stride + offset, size,
+				    IBV_ACCESS_LOCAL_WRITE);
 		if (!mrs[i]) {
 			printf("reg_mr of MR %ld failed: errno=%d (%s)\n", i + 1,
 			       errno, strerror(errno));
@@ -153,7 +156,7 @@ int main(int argc, char **argv)
 	if (count > 1) {
 		more = reg_many(pd, backing, size, offset, count - 1);
 		if (!more) {
-			fprintf(stderr, "cannot allocate %ld MR pointers\n", count);
+			fprintf(stderr, "cannot allocate %ld MRs' memory\n", count);
 			return 1;
 		}
 		printf("registered %ld MRs\n", count);
