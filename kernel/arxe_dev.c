@@ -115,7 +115,12 @@ static int arxe_pci_notify(struct notifier_block *nb, unsigned long action,
 	struct device *dev = data;
 	struct rxe_dev *rxe;
 
+	/*
+	 * UNBOUND too: a device added while the driver was unbinding found
+	 * it still bound.
+	 */
 	if (action != BUS_NOTIFY_UNBIND_DRIVER &&
+	    action != BUS_NOTIFY_UNBOUND_DRIVER &&
 	    action != BUS_NOTIFY_DEL_DEVICE)
 		return NOTIFY_DONE;
 	mutex_lock(&arxe_devs_lock);

@@ -98,6 +98,10 @@ static void arxe_frwr_unlink(struct rxe_mr *mr)
 {
 	struct arxe_mr *x = &mr->xlate;
 
+	/* arxe_mr_revoke() undid everything, in the device's last domain */
+	if (x->revoked)
+		return;
+
 	if (x->span)
 		dma_iova_unlink(x->dev, &x->state, 0, x->span,
 				DMA_BIDIRECTIONAL, 0);
@@ -299,8 +303,8 @@ void arxe_mr_invalidate(struct rxe_mr *mr)
 
 /*
  * arxe_frwr_unmap - undo the translation of a fast-registration MR at
- * cleanup or revocation: unlink the @linked bytes mapped now and free the
- * IOVA space. The MR has no users, or is revoked (no access can map).
+ * cleanup (no users left) or revocation (MR lock held for writing):
+ * unlink the @linked bytes mapped now and free the IOVA space.
  */
 void arxe_frwr_unmap(struct rxe_mr *mr, u64 linked)
 {

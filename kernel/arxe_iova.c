@@ -235,14 +235,19 @@ u64 arxe_mr_table_bytes(struct rxe_mr *mr)
 	return (u64)mr->num_buf * sizeof(struct rxe_mr_page);
 }
 
-/* Count an MR in (@sign 1) or out of (-1) the device's counters. */
+/*
+ * Count an MR in (@sign 1) or out of (-1) the device's counters, which any
+ * user may read: a fallback MR's run table, whose size tells how
+ * physically contiguous the MR's memory is, is not in xlate_table_bytes.
+ */
 void arxe_mr_count(struct rxe_mr *mr, int sign)
 {
 	struct rxe_dev *rxe = to_rdev(mr->ibmr.device);
 
 	rxe_counter_add(rxe, arxe_mode_counter[mr->xlate.mode], sign);
-	rxe_counter_add(rxe, ARXE_CNT_TABLE_BYTES,
-			sign * (s64)arxe_mr_table_bytes(mr));
+	if (!mr->xlate.runs)
+		rxe_counter_add(rxe, ARXE_CNT_TABLE_BYTES,
+				sign * (s64)arxe_mr_table_bytes(mr));
 }
 
 /* Note one physically contiguous run of a user MR in its layout. */
@@ -406,7 +411,7 @@ static u64 arxe_iova_align(u64 va0, u64 span, size_t folio)
  * aligned), placed congruent with va0 modulo @align. The allocator aligns
  * a range to the power of two above its size, so a range of span plus
  * va0's offset in @align is enough when that reaches @align; otherwise
- * allocate @align more and place inside.
+ * allocate @align more and place inside. -ENOSPC beyond iova_max_mb.
  */
 static int arxe_iova_alloc(struct rxe_dev *rxe, struct arxe_mr *x, u64 va0,
 			   u64 span, u64 align)
@@ -415,6 +420,8 @@ static int arxe_iova_alloc(struct rxe_dev *rxe, struct arxe_mr *x, u64 va0,
 	int try;
 
 	for (try = 0; try < 2; try++) {
+		if (!arxe_iova_fits(rxe, size))
+			return -ENOSPC;
 		if (!arxe_iova_try_alloc(rxe, x, size))
 			return -ENOMEM;
 		x->place = arxe_place_iova(x->state.addr, va0, align) -
@@ -700,9 +707,9 @@ static int __arxe_mr_init_user(struct rxe_dev *rxe, struct rxe_mr *mr,
 	int err;
 
 	x->mode = arxe_mr_choose_mode(rxe, access);
-	if ((x->mode == ARXE_XLATE_IOVA || x->mode == ARXE_XLATE_ALIGNED) &&
-	    !arxe_iova_fits(rxe, PAGE_ALIGN(start + length) - (start & PAGE_MASK) +
-			    ARXE_SZ_2M)) {
+	/* an aligned MR checks the IOVA space it asks for when it asks */
+	if (x->mode == ARXE_XLATE_IOVA &&
+	    !arxe_iova_fits(rxe, PAGE_ALIGN(start + length) - (start & PAGE_MASK))) {
 		x->mode = ARXE_XLATE_FALLBACK;
 		limited = true;
 	}
@@ -716,9 +723,17 @@ static int __arxe_mr_init_user(struct rxe_dev *rxe, struct rxe_mr *mr,
 
 	if (x->mode == ARXE_XLATE_ALIGNED) {
 		err = arxe_mr_map_aligned(rxe, mr, dev, start, length);
-		if (err)
+		if (err != -ENOSPC && err)
 			return err;
-	} else {
+		if (err) {
+			/* beyond iova_max_mb: a table of physical runs */
+			x->mode = ARXE_XLATE_FALLBACK;
+			x->domain = NULL;
+			memset(x->leaves, 0, sizeof(x->leaves));
+			limited = true;
+		}
+	}
+	if (x->mode != ARXE_XLATE_ALIGNED) {
 		mr->umem = ib_umem_get_va(&rxe->ib_dev, start, length, access);
 		if (IS_ERR(mr->umem)) {
 			err = PTR_ERR(mr->umem);
@@ -829,8 +844,12 @@ void arxe_mr_revoke(struct rxe_mr *mr)
 	linked = x->span;
 	x->span = 0;
 	x->gen = arxe_new_gen();
+	/* a fast-registration MR's map and invalidate hold the lock too */
+	if (x->frwr)
+		arxe_frwr_unmap(mr, linked);
 	write_unlock_bh(&x->lock);
-	arxe_mr_unmap(mr, linked);
+	if (!x->frwr)
+		arxe_mr_unmap(mr, linked);
 }
 
 /*

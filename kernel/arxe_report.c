@@ -203,10 +203,13 @@ static ssize_t arxe_iova_to_phys_write(struct file *file, const char __user *ubu
 	rxe = arxe_dev_get_by_name(name);
 	if (!rxe)
 		return -ENODEV;
-	if (rxe->arxe.xlate_dev)
+	/* a translation device that went away may have no domain left */
+	down_read(&rxe->arxe.xlate_sem);
+	if (rxe->arxe.xlate_dev && !rxe->arxe.xlate_gone)
 		domain = iommu_get_domain_for_dev(rxe->arxe.xlate_dev);
 	if (domain)
 		phys = iommu_iova_to_phys(domain, bus);
+	up_read(&rxe->arxe.xlate_sem);
 	ib_device_put(&rxe->ib_dev);
 
 	mutex_lock(&arxe_query_lock);
