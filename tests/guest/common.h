@@ -51,6 +51,22 @@ static inline struct ibv_context *open_device(const char *name)
 	return ctx;
 }
 
+/*
+ * fill_random - @len bytes of xorshift64 pseudo-random data, advancing
+ * *@state (not 0): test data that a stale or misplaced byte cannot match.
+ */
+static inline void fill_random(unsigned char *p, size_t len, uint64_t *state)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		*state ^= *state << 13;
+		*state ^= *state >> 7;
+		*state ^= *state << 17;
+		p[i] = *state >> 24;
+	}
+}
+
 enum backing { MEM_ANON, MEM_THP, MEM_HUGE2M, MEM_HUGE1G };
 
 static inline int parse_backing(const char *s, enum backing *b)

@@ -143,18 +143,6 @@ static uint64_t next_id = 0x1000;
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static int n_cases, n_failed, n_skipped;
 
-static void fill_random(unsigned char *p, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		rng_state ^= rng_state << 13;
-		rng_state ^= rng_state >> 7;
-		rng_state ^= rng_state << 17;
-		p[i] = rng_state >> 24;
-	}
-}
-
 static const char *st(enum ibv_wc_status s)
 {
 	switch (s) {
@@ -635,7 +623,7 @@ static bool ring_case(const struct hcase *c, struct pair *p, char *got,
 
 	next_id += 3;
 	*skip = false;
-	fill_random(buf_a, DATA_LEN);
+	fill_random(buf_a, DATA_LEN, &rng_state);
 	memset(buf_b, 0, DATA_LEN + 64);
 	/* a SEND the kernel wrongly lets through completes rather than RNR */
 	rwr.sg_list = &rsge;

@@ -218,15 +218,9 @@ static long long ms_now(void)
 
 static void fill(unsigned char *p, size_t len, unsigned int s)
 {
-	uint32_t x = s * 2654435761u + 1;
-	size_t i;
+	uint64_t state = s * 2654435761ull + 1;
 
-	for (i = 0; i < len; i++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		p[i] = x >> 24;
-	}
+	fill_random(p, len, &state);
 }
 
 static int poisoned(const unsigned char *p, size_t len)

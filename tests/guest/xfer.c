@@ -56,18 +56,6 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static enum backing backing = MEM_ANON;
 static size_t buf_offset;
 
-static void fill_random(unsigned char *p, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		rng_state ^= rng_state << 13;
-		rng_state ^= rng_state >> 7;
-		rng_state ^= rng_state << 17;
-		p[i] = rng_state >> 24;
-	}
-}
-
 static int open_side(struct side *s)
 {
 	struct ibv_qp_init_attr init = {
@@ -254,20 +242,20 @@ static int check(const char *op, size_t len, const unsigned char *src,
 static int run(struct side *a, struct side *b, size_t len)
 {
 	memset(b->buf, 0, MAX_MSG + 64);
-	fill_random(a->buf, len);
+	fill_random(a->buf, len, &rng_state);
 	if (post_recv(b, len) || post(a, IBV_WR_SEND, len, NULL) ||
 	    wait_completion(a, "SEND") || wait_completion(b, "RECV") ||
 	    check("send", len, a->buf, b->buf))
 		return -1;
 
 	memset(b->buf, 0, MAX_MSG + 64);
-	fill_random(a->buf, len);
+	fill_random(a->buf, len, &rng_state);
 	if (post(a, IBV_WR_RDMA_WRITE, len, b) || wait_completion(a, "WRITE") ||
 	    check("write", len, a->buf, b->buf))
 		return -1;
 
 	memset(a->buf, 0, MAX_MSG + 64);
-	fill_random(b->buf, len);
+	fill_random(b->buf, len, &rng_state);
 	if (post(a, IBV_WR_RDMA_READ, len, b) || wait_completion(a, "READ") ||
 	    check("read", len, b->buf, a->buf))
 		return -1;
@@ -332,7 +320,7 @@ static int run_atomics(struct side *a, struct side *b)
 	for (k = 0; k < sizeof(offs) / sizeof(offs[0]); k++) {
 		off = offs[k];
 		word = (uint64_t *)(b->buf + off);
-		fill_random((unsigned char *)&old, sizeof(old));
+		fill_random((unsigned char *)&old, sizeof(old), &rng_state);
 		*word = old;
 		if (atomic_op(a, b, IBV_WR_ATOMIC_FETCH_AND_ADD, off, 5, 0) ||
 		    expect_u64("fetch-and-add fetched", off, fetched(a), old) ||
