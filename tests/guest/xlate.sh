@@ -107,9 +107,11 @@ dereg_unmaps() {
 
 # one_entry_table MODE SIZE BACKING OFFSET: an MR of MODE keeps one 16-byte
 # device-table entry; aligned ones sit at an IOVA congruent with their
-# address modulo 2 MiB.
+# address modulo 2 MiB when they hold a whole 2 MiB block (else no IOMMU
+# leaf of 2 MiB could map them, and they ask for no placement slack:
+# congruent modulo the page).
 one_entry_table() {
-	local mode=$1 iova
+	local mode=$1 iova len unit=4096 m2=$((2 << 20))
 
 	xlate_set "$mode" && hold_mr arxe0 "$2" "$3" "$4" || return 1
 	if ! expect_attrs xlate "$mode" dev_entries 1 dev_bytes 16; then
@@ -117,10 +119,12 @@ one_entry_table() {
 		return 1
 	fi
 	iova=$(mr_attr iova)
-	echo "iova $iova, address $MR_ADDR, align_shift $(mr_attr align_shift)"
-	if [ "$mode" = aligned ] && (((iova - MR_ADDR) % (2 << 20) != 0)); then
+	len=$(field_of "$MR_LINE" length)
+	(((MR_ADDR + m2 - 1) / m2 * m2 + m2 <= MR_ADDR + len)) && unit=$m2
+	echo "iova $iova, address $MR_ADDR, align_shift $(mr_attr align_shift), expected congruence $unit"
+	if [ "$mode" = aligned ] && (((iova - MR_ADDR) % unit != 0)); then
 		release_mr
-		fail "iova $iova is not congruent with $MR_ADDR modulo 2 MiB"
+		fail "iova $iova is not congruent with $MR_ADDR modulo $unit"
 		return 1
 	fi
 	release_mr
@@ -201,6 +205,7 @@ t pages-xfer-huge2m-odd-offset xfer_in pages huge2m 1048579
 t pages-xfer-wire-to-rxe0 cross_wire 15000000 xfer_in pages thp 12345 rxe0 "$P_IP"
 t aligned-table-one-entry-4k one_entry_table aligned 4K anon 0
 t aligned-table-one-entry-1m one_entry_table aligned 1M anon 123
+t aligned-table-one-entry-4m one_entry_table aligned 4M anon 123
 t iova-table-one-entry-1m one_entry_table iova 1M anon 0
 t pages-table-per-page-1m pages_table
 t aligned-thp-64m-2m-leaves huge_leaves thp 64M 4096 512 31 0
