@@ -21,7 +21,11 @@ frwr_run() {
 	timeout 900 modprobe arxe_frwr_test dev="$1" pages="$2" cycles="$3" "${@:4}" || rc=$?
 	dmesg | tail -n +"$((seen + 1))" | grep arxe_frwr_test | tee /tmp/frwr.log
 	rmmod arxe_frwr_test 2>/dev/null
-	[ "$rc" -eq 0 ] || fail "arxe_frwr_test on $1 ($2 pages, $3 cycles) failed: exit $rc"
+	if [ "$rc" -ne 0 ]; then
+		# retransmissions and NAKs tell a lost ACK from a broken map
+		rdma statistic show link "$1/1"
+		fail "arxe_frwr_test on $1 ($2 pages, $3 cycles) failed: exit $rc"
+	fi
 }
 
 # mr_count DEV: how many MRs DEV has, per rdma res.

@@ -225,7 +225,12 @@ static int frwr_connect(struct frwr_test *t, struct ib_qp *qp, u32 dest)
 
 	memset(&attr, 0, sizeof(attr));
 	attr.qp_state = IB_QPS_RTS;
-	attr.timeout = 14;
+	/*
+	 * About 1 s (4.096 us << 18): under emulation an ACK can take longer
+	 * than 67 ms, and a READ retransmitted then may reach the responder
+	 * after the key was invalidated, which moves the QP to the error state.
+	 */
+	attr.timeout = 18;
 	attr.retry_cnt = 7;
 	attr.rnr_retry = 7;
 	attr.max_rd_atomic = 1;
