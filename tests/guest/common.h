@@ -67,6 +67,62 @@ static inline void fill_random(unsigned char *p, size_t len, uint64_t *state)
 	}
 }
 
+/*
+ * rc_to_init, rc_to_rtr, rc_to_rts - the steps that connect an RC QP on
+ * port 1 over RoCE v2: INIT with the remote access @rights, RTR towards QP
+ * @dest (a GRH to @dgid, from GID @sgid_index), RTS. Each returns 0 or
+ * what ibv_modify_qp() returned.
+ */
+static inline int rc_to_init(struct ibv_qp *qp, unsigned int rights)
+{
+	struct ibv_qp_attr a = {
+		.qp_state = IBV_QPS_INIT,
+		.port_num = 1,
+		.qp_access_flags = rights,
+	};
+
+	return ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
+			     IBV_QP_PORT | IBV_QP_ACCESS_FLAGS);
+}
+
+static inline int rc_to_rtr(struct ibv_qp *qp, enum ibv_mtu mtu, uint32_t dest,
+			    const union ibv_gid *dgid, int sgid_index)
+{
+	struct ibv_qp_attr a = {
+		.qp_state = IBV_QPS_RTR,
+		.path_mtu = mtu,
+		.dest_qp_num = dest,
+		.max_dest_rd_atomic = 1,
+		.min_rnr_timer = 12,
+		.ah_attr = {
+			.is_global = 1,
+			.grh = { .dgid = *dgid, .sgid_index = sgid_index,
+				 .hop_limit = 64 },
+			.port_num = 1,
+		},
+	};
+
+	return ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV |
+			     IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
+			     IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC |
+			     IBV_QP_MIN_RNR_TIMER);
+}
+
+static inline int rc_to_rts(struct ibv_qp *qp, int rnr_retry)
+{
+	struct ibv_qp_attr a = {
+		.qp_state = IBV_QPS_RTS,
+		.timeout = 14,
+		.retry_cnt = 7,
+		.rnr_retry = rnr_retry,
+		.max_rd_atomic = 1,
+	};
+
+	return ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_TIMEOUT |
+			     IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
+			     IBV_QP_SQ_PSN | IBV_QP_MAX_QP_RD_ATOMIC);
+}
+
 enum backing { MEM_ANON, MEM_THP, MEM_HUGE2M, MEM_HUGE1G };
 
 static inline int parse_backing(const char *s, enum backing *b)

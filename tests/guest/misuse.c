@@ -391,52 +391,18 @@ static int pair_open(struct pair *p, const struct pair_opts *o)
 
 static int qp_init(struct ibv_qp *qp, unsigned int rights)
 {
-	struct ibv_qp_attr a = {
-		.qp_state = IBV_QPS_INIT,
-		.port_num = 1,
-		.qp_access_flags = rights,
-	};
-
-	return err_of(ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
-				    IBV_QP_PORT | IBV_QP_ACCESS_FLAGS));
+	return err_of(rc_to_init(qp, rights));
 }
 
 /* RTR towards QP number @dest on this device (RoCE v2: a GRH to our GID). */
 static int qp_rtr(struct ibv_qp *qp, uint32_t dest)
 {
-	struct ibv_qp_attr a = {
-		.qp_state = IBV_QPS_RTR,
-		.path_mtu = mtu,
-		.dest_qp_num = dest,
-		.max_dest_rd_atomic = 1,
-		.min_rnr_timer = 12,
-		.ah_attr = {
-			.is_global = 1,
-			.grh = { .dgid = gid, .sgid_index = gid_index,
-				 .hop_limit = 64 },
-			.port_num = 1,
-		},
-	};
-
-	return err_of(ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV |
-				    IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
-				    IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC |
-				    IBV_QP_MIN_RNR_TIMER));
+	return err_of(rc_to_rtr(qp, mtu, dest, &gid, gid_index));
 }
 
 static int qp_rts(struct ibv_qp *qp, int rnr_retry)
 {
-	struct ibv_qp_attr a = {
-		.qp_state = IBV_QPS_RTS,
-		.timeout = 14,
-		.retry_cnt = 7,
-		.rnr_retry = rnr_retry,
-		.max_rd_atomic = 1,
-	};
-
-	return err_of(ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_TIMEOUT |
-				    IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
-				    IBV_QP_SQ_PSN | IBV_QP_MAX_QP_RD_ATOMIC));
+	return err_of(rc_to_rts(qp, rnr_retry));
 }
 
 static int pair_connect(struct pair *p, const struct pair_opts *o)
