@@ -141,6 +141,15 @@ guest_started() {
 	grep -q '^arxe-guest: start' "$1"
 }
 
+# boot_hang_reason CONSOLE_LOG SECONDS: say in one line that a boot hung,
+# and where (the last line it printed).
+boot_hang_reason() {
+	local last
+
+	last=$(grep -v '^[[:space:]]*$' "$1" | tail -n 1 | cut -c1-160)
+	echo "the boot hung: no command start within ${2}s, last console line: ${last:-none}"
+}
+
 # boot_failure_reason CONSOLE_LOG QEMU_STATUS TIMEOUT
 # Say in one line why a guest that never reached its command failed.
 boot_failure_reason() {
