@@ -2,12 +2,16 @@
 /*
  * arxe-xfer - RC transfers between two devices, checked byte for byte.
  *
- *   arxe-xfer [-n ITERS] [-m BACKING] [-o OFFSET] [-S SIZE] DEV_A GID_A DEV_B GID_B
+ *   arxe-xfer [-n ITERS] [-m BACKING] [-o OFFSET] [-S SIZE] [-B TOP] [-M MAX]
+ *             [-T SECONDS] DEV_A GID_A DEV_B GID_B
  *
  * BACKING is the memory of both buffers: anon (4 KiB pages, the default),
  * thp, huge2m or huge1g (hugetlbfs); OFFSET places each buffer that many
  * bytes into it (default 0). SIZE (bytes, suffixes K, M, G) makes B's MR
- * that large, with all of B's traffic in its last 4 MiB + 64 bytes.
+ * that large, with all of B's traffic in its last 4 MiB + 64 bytes. MAX
+ * (4K to 4M, default 4M) is the largest message: a larger size of the
+ * ladder below is moved as messages of MAX bytes. TOP (default 4M) ends
+ * the ladder: its sizes above TOP are left out.
  *
  * Opens both devices in one process (they may be the same device, or two
  * devices whose traffic crosses a wire), connects one RC QP on each to the
@@ -20,7 +24,9 @@
  * atomics (fetch-and-add, compare-and-swap that hits and one that misses)
  * on 8-byte words at B's MR's start, across a page boundary's edge and at
  * its end, checking the fetched values and the memory. Prints one line
- * per operation and size; exits 1 on the first error or mismatch.
+ * per operation and size, and at the end the bytes each operation moved
+ * and how long it took; exits 1 on the first error or mismatch, or when a
+ * completion takes longer than SECONDS (default 30).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -34,7 +40,6 @@
 #include "common.h"
 
 #define MAX_MSG (4u << 20)
-#define POLL_SECONDS 30
 
 static const size_t sizes[] = { 1, 63, 4096, 65536 + 7, 1u << 20, MAX_MSG };
 
@@ -52,7 +57,22 @@ struct side {
 	enum ibv_mtu mtu;
 };
 
+/* What each operation moved, and the time spent waiting for it. */
+struct op_total {
+	const char *name;
+	uint64_t bytes, ops;
+	double seconds;
+};
+
+enum { OP_SEND, OP_WRITE, OP_READ, OP_ATOMIC, OP_KINDS };
+
+static struct op_total totals[OP_KINDS] = {
+	[OP_SEND] = { .name = "send" }, [OP_WRITE] = { .name = "write" },
+	[OP_READ] = { .name = "read" }, [OP_ATOMIC] = { .name = "atomics" },
+};
+
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static int poll_seconds = 30;
 static enum backing backing = MEM_ANON;
 static size_t buf_offset;
 
@@ -134,9 +154,9 @@ static int wait_completion(struct side *s, const char *what)
 		if (n == 1)
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - start.tv_sec > POLL_SECONDS) {
+		if (now.tv_sec - start.tv_sec > poll_seconds) {
 			fprintf(stderr, "%s: no completion for %s after %d s\n",
-				s->name, what, POLL_SECONDS);
+				s->name, what, poll_seconds);
 			return -1;
 		}
 	}
@@ -206,26 +226,67 @@ static int check(const char *op, size_t len, const unsigned char *src,
 	return 0;
 }
 
+static double now_seconds(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* Add one operation of @len bytes that started at @start to @kind's total. */
+static void account(int kind, size_t len, double start)
+{
+	totals[kind].bytes += len;
+	totals[kind].ops++;
+	totals[kind].seconds += now_seconds() - start;
+}
+
 static int run(struct side *a, struct side *b, size_t len)
 {
+	double start;
+
 	memset(b->buf, 0, MAX_MSG + 64);
 	fill_random(a->buf, len, &rng_state);
+	start = now_seconds();
 	if (post_recv(b, len) || post(a, IBV_WR_SEND, len, NULL) ||
-	    wait_completion(a, "SEND") || wait_completion(b, "RECV") ||
-	    check("send", len, a->buf, b->buf))
+	    wait_completion(a, "SEND") || wait_completion(b, "RECV"))
+		return -1;
+	account(OP_SEND, len, start);
+	if (check("send", len, a->buf, b->buf))
 		return -1;
 
 	memset(b->buf, 0, MAX_MSG + 64);
 	fill_random(a->buf, len, &rng_state);
-	if (post(a, IBV_WR_RDMA_WRITE, len, b) || wait_completion(a, "WRITE") ||
-	    check("write", len, a->buf, b->buf))
+	start = now_seconds();
+	if (post(a, IBV_WR_RDMA_WRITE, len, b) || wait_completion(a, "WRITE"))
+		return -1;
+	account(OP_WRITE, len, start);
+	if (check("write", len, a->buf, b->buf))
 		return -1;
 
 	memset(a->buf, 0, MAX_MSG + 64);
 	fill_random(b->buf, len, &rng_state);
-	if (post(a, IBV_WR_RDMA_READ, len, b) || wait_completion(a, "READ") ||
-	    check("read", len, b->buf, a->buf))
+	start = now_seconds();
+	if (post(a, IBV_WR_RDMA_READ, len, b) || wait_completion(a, "READ"))
 		return -1;
+	account(OP_READ, len, start);
+	return check("read", len, b->buf, a->buf);
+}
+
+/*
+ * run_size - the operations for a message of @len bytes, or, when @len is
+ * larger than @max, for messages of at most @max bytes that make up @len.
+ */
+static int run_size(struct side *a, struct side *b, size_t len, size_t max)
+{
+	size_t done;
+
+	if (len <= max)
+		return run(a, b, len);
+	for (done = 0; done < len; done += max)
+		if (run(a, b, len - done < max ? len - done : max))
+			return -1;
 	return 0;
 }
 
@@ -233,6 +294,7 @@ static int run(struct side *a, struct side *b, size_t len)
 static int atomic_op(struct side *a, struct side *b, enum ibv_wr_opcode op,
 		     size_t off, uint64_t compare_add, uint64_t swap)
 {
+	double start = now_seconds();
 	struct ibv_sge sge = {
 		.addr = (uintptr_t)a->buf, .length = 8, .lkey = a->mr->lkey,
 	};
@@ -250,7 +312,10 @@ static int atomic_op(struct side *a, struct side *b, enum ibv_wr_opcode op,
 			strerror(errno));
 		return -1;
 	}
-	return wait_completion(a, "ATOMIC");
+	if (wait_completion(a, "ATOMIC"))
+		return -1;
+	account(OP_ATOMIC, 8, start);
+	return 0;
 }
 
 /* The value the last atomic fetched (a->buf need not be 8-byte aligned). */
@@ -308,10 +373,11 @@ int main(int argc, char **argv)
 {
 	struct side a = {}, b = {};
 	int iters = 1, opt, i;
+	size_t max_msg = MAX_MSG, top = MAX_MSG;
 	enum ibv_mtu mtu;
 	size_t k;
 
-	while ((opt = getopt(argc, argv, "n:m:o:S:")) != -1) {
+	while ((opt = getopt(argc, argv, "B:n:m:o:M:S:T:")) != -1) {
 		switch (opt) {
 		case 'n':
 			iters = atoi(optarg);
@@ -330,11 +396,25 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'B':
+			top = parse_size(optarg);
+			break;
+		case 'M':
+			max_msg = parse_size(optarg);
+			if (max_msg < 4096 || max_msg > MAX_MSG) {
+				fprintf(stderr, "-M must be 4K to %u\n", MAX_MSG);
+				return 2;
+			}
+			break;
+		case 'T':
+			poll_seconds = atoi(optarg);
+			break;
 		default:
 			goto usage;
 		}
 	}
-	if (argc - optind != 4 || iters < 1 || iters > 1000)
+	if (argc - optind != 4 || iters < 1 || iters > 1000 ||
+	    poll_seconds < 1 || poll_seconds > 3600)
 		goto usage;
 	a.name = argv[optind];
 	a.gid_index = atoi(argv[optind + 1]);
@@ -348,17 +428,22 @@ int main(int argc, char **argv)
 		return 1;
 	for (i = 0; i < iters; i++) {
 		for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++)
-			if (run(&a, &b, sizes[k]))
+			if (sizes[k] <= top && run_size(&a, &b, sizes[k], max_msg))
 				return 1;
 		if (run_atomics(&a, &b))
 			return 1;
 	}
 	printf("%s <-> %s: %d round(s) of send/write/read/atomics verified\n",
 	       a.name, b.name, iters);
+	for (k = 0; k < OP_KINDS; k++)
+		printf("total %-7s %10" PRIu64 " B in %6" PRIu64 " ops, %8.3f s, %8.3f MB/s\n",
+		       totals[k].name, totals[k].bytes, totals[k].ops,
+		       totals[k].seconds,
+		       totals[k].seconds > 0 ? totals[k].bytes / totals[k].seconds / 1e6 : 0);
 	return 0;
 usage:
 	fprintf(stderr,
-		"usage: %s [-n ITERS] [-m BACKING] [-o OFFSET] [-S SIZE] DEV_A GID_A DEV_B GID_B\n",
+		"usage: %s [-n ITERS] [-m BACKING] [-o OFFSET] [-S SIZE] [-B TOP] [-M MAX] [-T SECONDS] DEV_A GID_A DEV_B GID_B\n",
 		argv[0]);
 	return 2;
 }
