@@ -741,7 +741,9 @@ static int mw2_bind(struct verdict *v, struct window *w, const struct tmr *m,
 		reconnect_after(v);
 		return -1;
 	}
+	/* as ibv_bind_mw() does: the next bind names the window by this key */
 	w->rkey = wr.bind_mw.rkey;
+	w->mw->rkey = wr.bind_mw.rkey;
 	return 0;
 }
 
