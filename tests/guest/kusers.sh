@@ -18,7 +18,7 @@ set -uo pipefail
 
 NQN=nqn.2026-11.org.arxe:test
 NVMET=/sys/kernel/config/nvmet
-NFS_SIZE_MIB=512
+NFS_SIZE_MIB=256
 # Across the wire (about 8 MiB/s under TCG) each of the four directions
 # moves less, to keep the test command within its time budget.
 NFS_WIRE_MIB=128
@@ -312,7 +312,7 @@ t nvme-fio-128k-verified nvme_fio 128k
 t nvme-disconnect nvme_disconnect
 t nfs-server-rdma-listener nfs_server
 t nfs-mount-proto-rdma nfs_mount /mnt/nfs "$A_IP:/srv/nfs"
-t nfs-512m-files-checksummed nfs_files /mnt/nfs /srv/nfs arxe0 "arxe0 loopback"
+t nfs-256m-files-checksummed nfs_files /mnt/nfs /srv/nfs arxe0 "arxe0 loopback"
 t nfs-direct-io nfs_direct
 t nfs-many-small-files nfs_small
 t nfs-umount umount /mnt/nfs
