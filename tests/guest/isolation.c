@@ -92,6 +92,7 @@
 #define MAX_POLLS	(SPIN_POLLS + 2ul * WAIT_S * (1000000000ul / NAP_NS))
 #define DRAIN_ROUNDS	64
 #define SHOW_DIFFS	4		/* changed offsets a FAIL line names */
+#define RECONNECT_TRIES	5		/* resets and reconnects after a refusal */
 #define NMR		2
 
 #define RIGHTS		(IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ | \
@@ -363,22 +364,31 @@ static int reset_side(struct side *s)
 /*
  * reconnect_after - drain both CQs and take both QPs through RESET, INIT,
  * RTR and RTS again, as an access that failed leaves them in the error
- * state. When that fails, says so in @v once and marks the pair down.
+ * state. A responder sends its NAK before it moves its own QP to the error
+ * state, so a reset made as soon as the NAK arrives can be undone by that
+ * move and the next step refused: up to RECONNECT_TRIES times, 100 ms
+ * apart. When that fails, says so in @v once and marks the pair down.
  */
 static void reconnect_after(struct verdict *v)
 {
+	int try;
+
 	if (pair_down)
 		return;
-	drain(&t);
-	drain(&p);
-	if (reset_side(&t) || reset_side(&p) || connect_side(&t, &p) ||
-	    connect_side(&p, &t)) {
-		pair_down = true;
-		fail(v, "the QP pair could not be reconnected, later cases cannot run");
-		return;
+	for (try = 0; try < RECONNECT_TRIES; try++) {
+		if (try)
+			usleep(100000);
+		drain(&t);
+		drain(&p);
+		if (!reset_side(&t) && !reset_side(&p) &&
+		    !connect_side(&t, &p) && !connect_side(&p, &t)) {
+			drain(&t);
+			drain(&p);
+			return;
+		}
 	}
-	drain(&t);
-	drain(&p);
+	pair_down = true;
+	fail(v, "the QP pair could not be reconnected, later cases cannot run");
 }
 
 static double seconds_since(const struct timespec *start)
