@@ -70,8 +70,9 @@ static inline void fill_random(unsigned char *p, size_t len, uint64_t *state)
 /*
  * rc_to_init, rc_to_rtr, rc_to_rts - the steps that connect an RC QP on
  * port 1 over RoCE v2: INIT with the remote access @rights, RTR towards QP
- * @dest (a GRH to @dgid, from GID @sgid_index), RTS. Each returns 0 or
- * what ibv_modify_qp() returned.
+ * @dest (a GRH to @dgid, from GID @sgid_index) expecting PSN @rq_psn, RTS
+ * sending from PSN @sq_psn. Each returns 0 or what ibv_modify_qp()
+ * returned.
  */
 static inline int rc_to_init(struct ibv_qp *qp, unsigned int rights)
 {
@@ -86,12 +87,14 @@ static inline int rc_to_init(struct ibv_qp *qp, unsigned int rights)
 }
 
 static inline int rc_to_rtr(struct ibv_qp *qp, enum ibv_mtu mtu, uint32_t dest,
-			    const union ibv_gid *dgid, int sgid_index)
+			    const union ibv_gid *dgid, int sgid_index,
+			    uint32_t rq_psn)
 {
 	struct ibv_qp_attr a = {
 		.qp_state = IBV_QPS_RTR,
 		.path_mtu = mtu,
 		.dest_qp_num = dest,
+		.rq_psn = rq_psn,
 		.max_dest_rd_atomic = 1,
 		.min_rnr_timer = 12,
 		.ah_attr = {
@@ -108,13 +111,14 @@ static inline int rc_to_rtr(struct ibv_qp *qp, enum ibv_mtu mtu, uint32_t dest,
 			     IBV_QP_MIN_RNR_TIMER);
 }
 
-static inline int rc_to_rts(struct ibv_qp *qp, int rnr_retry)
+static inline int rc_to_rts(struct ibv_qp *qp, int rnr_retry, uint32_t sq_psn)
 {
 	struct ibv_qp_attr a = {
 		.qp_state = IBV_QPS_RTS,
 		.timeout = 14,
 		.retry_cnt = 7,
 		.rnr_retry = rnr_retry,
+		.sq_psn = sq_psn,
 		.max_rd_atomic = 1,
 	};
 

@@ -296,8 +296,8 @@ static int connect_rc(struct ibv_qp *qp, struct ibv_qp *peer)
 {
 	return rc_to_init(qp, IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ |
 			      IBV_ACCESS_REMOTE_ATOMIC) ||
-	       rc_to_rtr(qp, mtu, peer->qp_num, &gid, gid_index) ||
-	       rc_to_rts(qp, 7) ? -1 : 0;
+	       rc_to_rtr(qp, mtu, peer->qp_num, &gid, gid_index, 0) ||
+	       rc_to_rts(qp, 7, 0) ? -1 : 0;
 }
 
 static int up_ud(struct ibv_qp *qp)

@@ -319,11 +319,11 @@ static int connect_side(struct side *s, const struct side *peer)
 	if (!err) {
 		verb = "ibv_modify_qp(RTR)";
 		err = rc_to_rtr(s->qp, path_mtu, peer->qp->qp_num, &peer->gid,
-				s->gid_index);
+				s->gid_index, 0);
 	}
 	if (!err) {
 		verb = "ibv_modify_qp(RTS)";
-		err = rc_to_rts(s->qp, 7);
+		err = rc_to_rts(s->qp, 7, 0);
 	}
 	if (err) {
 		fprintf(stderr, "%s: %s: %s\n", s->name, verb, strerror(err));

@@ -397,12 +397,12 @@ static int qp_init(struct ibv_qp *qp, unsigned int rights)
 /* RTR towards QP number @dest on this device (RoCE v2: a GRH to our GID). */
 static int qp_rtr(struct ibv_qp *qp, uint32_t dest)
 {
-	return err_of(rc_to_rtr(qp, mtu, dest, &gid, gid_index));
+	return err_of(rc_to_rtr(qp, mtu, dest, &gid, gid_index, 0));
 }
 
 static int qp_rts(struct ibv_qp *qp, int rnr_retry)
 {
-	return err_of(rc_to_rts(qp, rnr_retry));
+	return err_of(rc_to_rts(qp, rnr_retry, 0));
 }
 
 static int pair_connect(struct pair *p, const struct pair_opts *o)

@@ -487,51 +487,6 @@ static int modify_failed(const struct dev *d, const char *what,
 }
 
 /*
- * rc_to_rtr and rc_to_rts of common.h with the PSNs given: RTR towards
- * QP @dest of @remote expecting @rq_psn, RTS sending from @sq_psn.
- */
-static int rc_rtr_psn(struct ibv_qp *qp, const struct dev *local,
-		      const struct dev *remote, uint32_t dest, uint32_t rq_psn)
-{
-	struct ibv_qp_attr a = {
-		.qp_state = IBV_QPS_RTR,
-		.path_mtu = path_mtu,
-		.dest_qp_num = dest,
-		.rq_psn = rq_psn,
-		.max_dest_rd_atomic = 1,
-		.min_rnr_timer = 12,
-		.ah_attr = {
-			.is_global = 1,
-			.grh = { .dgid = remote->gid,
-				 .sgid_index = local->gid_index,
-				 .hop_limit = 64 },
-			.port_num = 1,
-		},
-	};
-
-	return ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV |
-			     IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
-			     IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC |
-			     IBV_QP_MIN_RNR_TIMER);
-}
-
-static int rc_rts_psn(struct ibv_qp *qp, uint32_t sq_psn)
-{
-	struct ibv_qp_attr a = {
-		.qp_state = IBV_QPS_RTS,
-		.timeout = 14,
-		.retry_cnt = 7,
-		.rnr_retry = 7,
-		.sq_psn = sq_psn,
-		.max_rd_atomic = 1,
-	};
-
-	return ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_TIMEOUT |
-			     IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
-			     IBV_QP_SQ_PSN | IBV_QP_MAX_QP_RD_ATOMIC);
-}
-
-/*
  * bring_up - take the RC QP @qp of @d from RESET to @to (INIT, RTR or
  * RTS), connected to QP @dest of @remote with the PSNs given.
  */
@@ -546,12 +501,12 @@ static int bring_up(const struct dev *d, const char *what, struct ibv_qp *qp,
 		return modify_failed(d, what, qp, IBV_QPS_INIT, ret);
 	if (to == IBV_QPS_INIT)
 		return 0;
-	ret = rc_rtr_psn(qp, d, remote, dest, rq_psn);
+	ret = rc_to_rtr(qp, path_mtu, dest, &remote->gid, d->gid_index, rq_psn);
 	if (ret)
 		return modify_failed(d, what, qp, IBV_QPS_RTR, ret);
 	if (to == IBV_QPS_RTR)
 		return 0;
-	ret = rc_rts_psn(qp, sq_psn);
+	ret = rc_to_rts(qp, 7, sq_psn);
 	if (ret)
 		return modify_failed(d, what, qp, IBV_QPS_RTS, ret);
 	return 0;

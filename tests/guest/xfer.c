@@ -129,8 +129,8 @@ static int connect_side(struct side *s, struct side *peer, enum ibv_mtu mtu)
 {
 	if (rc_to_init(s->qp, IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ |
 			      IBV_ACCESS_REMOTE_ATOMIC) ||
-	    rc_to_rtr(s->qp, mtu, peer->qp->qp_num, &peer->gid, s->gid_index) ||
-	    rc_to_rts(s->qp, 7)) {
+	    rc_to_rtr(s->qp, mtu, peer->qp->qp_num, &peer->gid, s->gid_index, 0) ||
+	    rc_to_rts(s->qp, 7, 0)) {
 		fprintf(stderr, "%s: ibv_modify_qp: %s\n", s->name, strerror(errno));
 		return -1;
 	}
