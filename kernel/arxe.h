@@ -46,6 +46,8 @@ struct arxe_dev_entry {
 	struct hlist_node node;
 	struct net_device *ndev;	/* identity only, never dereferenced */
 	struct device *xlate_dev;	/* translation device, referenced */
+	/* mode of new user MRs, or -1: the module parameter's (xlate) */
+	int xlate_mode;
 	/*
 	 * The MRs mapped through xlate_dev, on @mrs (under @mrs_lock). MRs
 	 * are mapped and unmapped with @xlate_sem held for reading; when the
@@ -160,6 +162,7 @@ void arxe_mr_revoke(struct rxe_mr *mr);
 void arxe_mr_list(struct rxe_dev *rxe, struct rxe_mr *mr);
 int arxe_mr_check_rereg(struct rxe_mr *mr, int flags, int access);
 const char *arxe_xlate_mode_name(enum arxe_xlate_mode mode);
+extern struct device_attribute arxe_dev_attr_xlate;
 u64 arxe_mr_table_entries(struct rxe_mr *mr);
 u64 arxe_mr_table_bytes(struct rxe_mr *mr);
 

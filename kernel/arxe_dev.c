@@ -49,6 +49,7 @@ void arxe_dev_add(struct rxe_dev *rxe, struct net_device *ndev)
 	spin_lock_init(&rxe->arxe.mrs_lock);
 	INIT_LIST_HEAD(&rxe->arxe.mrs);
 	rxe->arxe.ndev = ndev;
+	rxe->arxe.xlate_mode = -1;
 	rxe->arxe.xlate_dev = arxe_find_xlate_dev(ndev);
 	if (arxe_dma_domain(rxe->arxe.xlate_dev))
 		rxe->attr.max_fast_reg_page_list_len = ARXE_MAX_FAST_REG_PAGES;

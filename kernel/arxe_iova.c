@@ -42,12 +42,22 @@ static const char * const arxe_mode_names[] = {
 
 static enum arxe_xlate_mode arxe_xlate = ARXE_XLATE_ALIGNED;
 
-static int arxe_xlate_set(const char *val, const struct kernel_param *kp)
+/* The mode named by @val, one a user may choose, or -EINVAL. */
+static int arxe_parse_mode(const char *val)
 {
 	int mode = sysfs_match_string(arxe_mode_names, val);
 
 	if (mode < 0 || mode == ARXE_XLATE_FALLBACK || mode == ARXE_XLATE_ODP)
 		return -EINVAL;
+	return mode;
+}
+
+static int arxe_xlate_set(const char *val, const struct kernel_param *kp)
+{
+	int mode = arxe_parse_mode(val);
+
+	if (mode < 0)
+		return mode;
 	WRITE_ONCE(arxe_xlate, mode);
 	return 0;
 }
@@ -80,6 +90,44 @@ const char *arxe_xlate_mode_name(enum arxe_xlate_mode mode)
 {
 	return arxe_mode_names[mode];
 }
+
+/*
+ * The device attribute xlate (/sys/class/infiniband/DEV/xlate): the mode
+ * of the device's new user MRs. It reads as the mode, followed by
+ * " (module default)" while the device follows the module parameter;
+ * writing a mode gives the device its own, writing "default" makes it
+ * follow the module parameter again.
+ */
+static ssize_t xlate_show(struct device *device, struct device_attribute *attr,
+			  char *buf)
+{
+	struct rxe_dev *rxe =
+		rdma_device_to_drv_device(device, struct rxe_dev, ib_dev);
+	int mode = READ_ONCE(rxe->arxe.xlate_mode);
+
+	if (mode < 0)
+		return sysfs_emit(buf, "%s (module default)\n",
+				  arxe_mode_names[READ_ONCE(arxe_xlate)]);
+	return sysfs_emit(buf, "%s\n", arxe_mode_names[mode]);
+}
+
+static ssize_t xlate_store(struct device *device, struct device_attribute *attr,
+			   const char *buf, size_t count)
+{
+	struct rxe_dev *rxe =
+		rdma_device_to_drv_device(device, struct rxe_dev, ib_dev);
+	int mode = -1;
+
+	if (!sysfs_streq(buf, "default")) {
+		mode = arxe_parse_mode(buf);
+		if (mode < 0)
+			return mode;
+	}
+	WRITE_ONCE(rxe->arxe.xlate_mode, mode);
+	return count;
+}
+
+struct device_attribute arxe_dev_attr_xlate = __ATTR_RW(xlate);
 
 /*
  * May arxe translate through PCI function @dev? Not one the kernel marks
@@ -149,12 +197,14 @@ struct iommu_domain *arxe_dma_domain(struct device *dev)
 
 /*
  * arxe_mr_choose_mode - how a new user MR with @access is translated on
- * @rxe. ODP MRs keep rxe's ODP page list; persistent-flush MRs keep rxe's
- * table, whose registration checks that every page is persistent memory.
+ * @rxe: in the device's mode (its own or the module parameter's). ODP
+ * MRs keep rxe's ODP page list; persistent-flush MRs keep rxe's table,
+ * whose registration checks that every page is persistent memory.
  */
 enum arxe_xlate_mode arxe_mr_choose_mode(struct rxe_dev *rxe, int access)
 {
-	enum arxe_xlate_mode mode = READ_ONCE(arxe_xlate);
+	int own = READ_ONCE(rxe->arxe.xlate_mode);
+	enum arxe_xlate_mode mode = own < 0 ? READ_ONCE(arxe_xlate) : own;
 
 	if (access & IB_ACCESS_ON_DEMAND)
 		return ARXE_XLATE_ODP;

@@ -162,12 +162,13 @@ pyverbs_passes_as_rxe() {
 	[ "$ok" -ge "$ref" ] || fail "$ok tests passed on $1, $ref on $2"
 }
 
-# pyverbs_tests MODE: the TAP tests of arxe0's run in MODE against rxe0's.
+# pyverbs_tests MODE [TAG]: the TAP tests of run TAG (default arxe0-MODE,
+# an arxe device's run in MODE) against rxe0's.
 pyverbs_tests() {
-	local mode=$1 m
+	local mode=$1 tag=${2:-arxe0-$1} m
 
 	for m in "${PYVERBS_MODULES[@]}" vendor; do
-		t "pyverbs-$mode-$m" pyverbs_module_ok "arxe0-$mode" rxe0 "$m"
+		t "pyverbs-$mode-$m" pyverbs_module_ok "$tag" rxe0 "$m"
 	done
-	t "pyverbs-$mode-passes-as-rxe0" pyverbs_passes_as_rxe "arxe0-$mode" rxe0
+	t "pyverbs-$mode-passes-as-rxe0" pyverbs_passes_as_rxe "$tag" rxe0
 }
