@@ -5,7 +5,8 @@
 # in both directions: RC, UD and SRQ pingpong, perftest write, read, send
 # and atomics, rping with data verification, ucmatose, ib_write_bw over
 # RDMA CM; RDMA CM on arxe0 alone. Then arxe0 against arxe1 (rxe0 replaced)
-# in both directions. Each cross-wire test checks that eth0 carried the
+# in both directions, all but the bandwidth runs (guest.lossy moves checked
+# data between two arxe nodes, the main job measures them). Each cross-wire test checks that eth0 carried the
 # payload.
 #
 # Needs tools/guest --nics 2.
@@ -105,12 +106,15 @@ for peer in rxe0 arxe1; do
 	both rc-pingpong 1638400 arxe0 "$peer" verbs rc
 	both ud-pingpong 1024000 arxe0 "$peer" verbs ud
 	both srq-pingpong 1638400 arxe0 "$peer" verbs srq
-	both ib-write-bw 19660800 arxe0 "$peer" perftest_wire ib_write_bw
-	both ib-read-bw 19660800 arxe0 "$peer" perftest_wire ib_read_bw
-	both ib-send-bw 19660800 arxe0 "$peer" perftest_wire ib_send_bw
 	both atomics 32000 arxe0 "$peer" atomic
 	both rping-verified 1638400 arxe0 "$peer" rping_v
 	both ucmatose 0 arxe0 "$peer" ucmatose_run
+	# perftest against stock rxe; arxe against arxe moves checked data in
+	# guest.lossy and is measured by the main job
+	[ "$peer" = arxe1 ] && continue
+	both ib-write-bw 19660800 arxe0 "$peer" perftest_wire ib_write_bw
+	both ib-read-bw 19660800 arxe0 "$peer" perftest_wire ib_read_bw
+	both ib-send-bw 19660800 arxe0 "$peer" perftest_wire ib_send_bw
 	both cm-ib-write-bw 19660800 arxe0 "$peer" cm_write_bw
 done
 t kernel-log-clean kernel_clean
