@@ -21,8 +21,8 @@
 # response costs a stock rxe responder the rest of its read: READs go in
 # 256 KiB messages there. By default it runs none and loss1 (all five
 # pairs, about two minutes); LOSSY_CONDITIONS="all" runs every condition
-# (tools/soak, with LOSSY_SCALE=7: at least 64 MiB per case). It is not
-# part of the test command yet (README, Known defects). LOSSY_SCALE
+# (tools/soak, with LOSSY_SCALE=7: at least 64 MiB per case); the test
+# command runs the default. LOSSY_SCALE
 # (default 1) multiplies the rounds, LOSSY_DEADLINE (default 120) bounds
 # each completion (seconds).
 # Needs --nics 4.
