@@ -46,7 +46,7 @@ struct arxe_dev_entry {
 	struct hlist_node node;
 	struct net_device *ndev;	/* identity only, never dereferenced */
 	struct device *xlate_dev;	/* translation device, referenced */
-	/* mode of new user MRs, or -1: the module parameter's (xlate) */
+	/* mode of new MRs, or -1: the module parameter's (xlate) */
 	int xlate_mode;
 	/*
 	 * The MRs mapped through xlate_dev, on @mrs (under @mrs_lock). MRs
@@ -75,7 +75,7 @@ void arxe_dev_remove(struct rxe_dev *rxe);
 struct rxe_dev *arxe_dev_get_by_netdev(struct net_device *ndev);
 void arxe_dev_unregister_all(void);
 
-/* How an MR's addresses are translated (module parameter xlate). */
+/* How an MR's addresses are translated (the device's mode: xlate). */
 enum arxe_xlate_mode {
 	/* rxe's table, one entry per 4 KiB page */
 	ARXE_XLATE_PAGES = ARXE_MR_XLATE_PAGES,

@@ -8,8 +8,8 @@
  * request and invalidates it with LOCAL_INV or a peer's SEND_WITH_INV.
  * A hardware driver behind an IOMMU maps every I/O's pages with the
  * streaming DMA API, which allocates and frees IOVA space per I/O. arxe
- * translates a fast-registration MR per the module parameter xlate when
- * the MR is allocated:
+ * translates a fast-registration MR in the device's mode (attribute or
+ * module parameter xlate) when the MR is allocated:
  *
  *   aligned  the IOVA range is allocated once, by ib_alloc_mr(); each map
  *            links the page list into it (a physically contiguous run as

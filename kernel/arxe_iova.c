@@ -4,8 +4,8 @@
  *
  * A real NIC behind an IOMMU sees an MR as bus addresses. arxe makes the
  * same translation on its translation device (the PCI function under the
- * netdev), in one of three ways, chosen per MR by the module parameter
- * xlate when the MR is registered:
+ * netdev), in one of three ways, chosen per MR when it is registered: the
+ * device's mode (its attribute xlate, or else the module parameter xlate):
  *
  *   pages    rxe's own table of 4 KiB pages (no IOMMU involved);
  *   iova     the umem mapped with dma_map_sgtable(), as HW drivers do;
@@ -93,10 +93,12 @@ const char *arxe_xlate_mode_name(enum arxe_xlate_mode mode)
 
 /*
  * The device attribute xlate (/sys/class/infiniband/DEV/xlate): the mode
- * of the device's new user MRs. It reads as the mode, followed by
- * " (module default)" while the device follows the module parameter;
- * writing a mode gives the device its own, writing "default" makes it
- * follow the module parameter again.
+ * of the device's new MRs (user MRs when they are registered, fast
+ * registration MRs when they are allocated; MRs keep theirs). It reads as
+ * the mode asked for, followed by " (module default)" while the device
+ * follows the module parameter (an MR reports the mode it got: fallback
+ * without a translating IOMMU); writing a mode gives the device its own,
+ * writing "default" makes it follow the module parameter again.
  */
 static ssize_t xlate_show(struct device *device, struct device_attribute *attr,
 			  char *buf)
