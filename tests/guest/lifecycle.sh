@@ -40,8 +40,8 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 W=/tmp/lifecycle        # the current test's loads: logs, stop file
-LOAD_SECS=20            # arxe-xfer's deadline
-BW_SECS=15              # ib_write_bw's duration (-D)
+LOAD_SECS=14            # arxe-xfer's deadline
+BW_SECS=10              # ib_write_bw's duration (-D)
 NFS_MNT=/mnt/nfs
 NFS_SRC=/tmp/lifecycle-nfs-src
 NFS_MIB=8               # one pass of the NFS writer

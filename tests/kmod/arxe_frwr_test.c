@@ -20,7 +20,10 @@
  *   - invalidates it: LOCAL_INV on QP B, or, every other cycle, a
  *     SEND_WITH_INV from QP A (checked in B's receive completion).
  * Finally an RDMA WRITE with the last, invalidated key must fail with a
- * remote access error.
+ * remote access error; after the QPs are reconnected, the MR is mapped
+ * once more (a new key, the next cycle's pages): a WRITE under the new key
+ * must reach those pages, one under the old key must fail the same way.
+ * A mode's counters therefore see cycles + 1 maps.
  *
  * Prints one line "arxe_frwr_test: dev D pages P cycles C data checked:
  * ok, N ns per cycle" and stays loaded (rmmod it); on any failure it says
@@ -79,6 +82,7 @@ struct frwr_test {
 	struct page **pool;
 	unsigned int npool;
 	struct sg_table sgt;
+	bool sgt_mapped;		/* sgt DMA-mapped by the final re-map */
 	u8 *buf;			/* CHUNK bytes, A's side */
 	unsigned long deadline;
 };
@@ -345,18 +349,21 @@ static void frwr_teardown(struct frwr_test *t)
 {
 	unsigned int i;
 
+	/* nothing may reach the pages once they are freed: QPs and MR first */
+	if (!IS_ERR_OR_NULL(t->qp_b))
+		ib_destroy_qp(t->qp_b);
+	if (!IS_ERR_OR_NULL(t->qp_a))
+		ib_destroy_qp(t->qp_a);
+	if (!IS_ERR_OR_NULL(t->mr))
+		ib_dereg_mr(t->mr);
+	if (t->sgt_mapped)
+		ib_dma_unmap_sg(t->ibdev, t->sgt.sgl, pages, DMA_BIDIRECTIONAL);
 	if (t->sgt.sgl)
 		sg_free_table(&t->sgt);
 	for (i = 0; t->pool && i < t->npool && t->pool[i]; i++)
 		__free_page(t->pool[i]);
 	kvfree(t->pool);
 	kfree(t->buf);
-	if (!IS_ERR_OR_NULL(t->mr))
-		ib_dereg_mr(t->mr);
-	if (!IS_ERR_OR_NULL(t->qp_b))
-		ib_destroy_qp(t->qp_b);
-	if (!IS_ERR_OR_NULL(t->qp_a))
-		ib_destroy_qp(t->qp_a);
 	if (!IS_ERR_OR_NULL(t->cq_b))
 		ib_free_cq(t->cq_b);
 	if (!IS_ERR_OR_NULL(t->cq_a))
@@ -389,14 +396,20 @@ static unsigned int frwr_fill_sg(struct frwr_test *t, unsigned int cycle,
 }
 
 /* The byte at MR offset @off of @cycle's page list, in the pool. */
-static u8 frwr_pool_byte(struct frwr_test *t, unsigned int cycle, u64 off,
+static u8 *frwr_pool_ptr(struct frwr_test *t, unsigned int cycle, u64 off,
 			 unsigned int first_off)
 {
 	u64 pos = off + first_off;
 	unsigned int start = (cycle * 7) % t->npool;
 	struct page *page = t->pool[(start + pos / PAGE_SIZE) % t->npool];
 
-	return ((u8 *)page_address(page))[pos % PAGE_SIZE];
+	return (u8 *)page_address(page) + pos % PAGE_SIZE;
+}
+
+static u8 frwr_pool_byte(struct frwr_test *t, unsigned int cycle, u64 off,
+			 unsigned int first_off)
+{
+	return *frwr_pool_ptr(t, cycle, off, first_off);
 }
 
 static int frwr_cycle(struct frwr_test *t, unsigned int cycle)
@@ -563,8 +576,8 @@ unmap:
 	return err;
 }
 
-/* An RDMA WRITE to the invalidated key must fail at the responder. */
-static int frwr_check_invalidated(struct frwr_test *t)
+/* An RDMA WRITE from A with @rkey must fail at the responder. */
+static int frwr_write_refused(struct frwr_test *t, u32 rkey, const char *what)
 {
 	struct ib_sge sge = {
 		.addr = (uintptr_t)t->buf,
@@ -577,7 +590,7 @@ static int frwr_check_invalidated(struct frwr_test *t)
 		.wr.sg_list = &sge,
 		.wr.num_sge = 1,
 		.remote_addr = t->mr->iova,
-		.rkey = t->mr->rkey,
+		.rkey = rkey,
 	};
 	struct ib_wc wc;
 	int err;
@@ -588,11 +601,102 @@ static int frwr_check_invalidated(struct frwr_test *t)
 	if (err)
 		return err;
 	if (wc.status != IB_WC_REM_ACCESS_ERR) {
-		pr_err("arxe_frwr_test: RDMA WRITE to invalidated key %#x: %s, not a remote access error\n",
-		       t->mr->rkey, ib_wc_status_msg(wc.status));
+		pr_err("arxe_frwr_test: RDMA WRITE to %s key %#x: %s, not a remote access error\n",
+		       what, rkey, ib_wc_status_msg(wc.status));
 		return -EIO;
 	}
 	return 0;
+}
+
+/*
+ * Both QPs back to RTS after a refused access. The responder's QP moves
+ * to the error state once it has sent its NAK, which can be after the
+ * requester saw the NAK: wait for that (at most @timeout_ms) before the
+ * reset, which the move would otherwise undo.
+ */
+static int frwr_reconnect(struct frwr_test *t)
+{
+	unsigned long until = jiffies + msecs_to_jiffies(timeout_ms);
+	struct ib_qp_init_attr init;
+	struct ib_qp_attr attr;
+	int err;
+
+	do {
+		err = ib_query_qp(t->qp_b, &attr, IB_QP_STATE, &init);
+		if (err)
+			return err;
+		if (attr.qp_state == IB_QPS_ERR)
+			break;
+		usleep_range(1000, 2000);
+	} while (time_before(jiffies, until));
+	memset(&attr, 0, sizeof(attr));
+	attr.qp_state = IB_QPS_RESET;
+	err = frwr_modify(t->qp_a, &attr, IB_QP_STATE, "RESET");
+	if (!err)
+		err = frwr_modify(t->qp_b, &attr, IB_QP_STATE, "RESET");
+	if (!err)
+		err = frwr_connect(t, t->qp_a, t->qp_b->qp_num);
+	if (!err)
+		err = frwr_connect(t, t->qp_b, t->qp_a->qp_num);
+	return err;
+}
+
+/*
+ * The MR, invalidated, mapped again onto the pages of @cycle under a new
+ * key: an RDMA WRITE under the new key reaches its first and last bytes
+ * (poisoned before), one under the old key must fail at the responder.
+ * The mapping stays until teardown, which deregisters the MR first.
+ */
+static int frwr_check_remapped(struct frwr_test *t, unsigned int cycle)
+{
+	u32 old = t->mr->rkey;
+	unsigned int first_off, len, nents, i;
+	struct ib_reg_wr reg = {};
+	u64 at[2];
+	int n, j, err;
+
+	len = frwr_fill_sg(t, cycle, &first_off);
+	nents = ib_dma_map_sg(t->ibdev, t->sgt.sgl, pages, DMA_BIDIRECTIONAL);
+	if (!nents)
+		return -ENOMEM;
+	t->sgt_mapped = true;
+	ib_update_fast_reg_key(t->mr, ib_inc_rkey(old));
+	n = ib_map_mr_sg(t->mr, t->sgt.sgl, nents, NULL, PAGE_SIZE);
+	if (n != nents) {
+		pr_err("arxe_frwr_test: re-map: ib_map_mr_sg mapped %d of %u\n",
+		       n, nents);
+		return n < 0 ? n : -EIO;
+	}
+	reg.wr.opcode = IB_WR_REG_MR;
+	reg.mr = t->mr;
+	reg.key = t->mr->rkey;
+	reg.access = IB_ACCESS_LOCAL_WRITE | IB_ACCESS_REMOTE_WRITE |
+		     IB_ACCESS_REMOTE_READ;
+	err = frwr_do(t, t->qp_b, t->cq_b, &reg.wr, "REG_MR");
+	if (err)
+		return err;
+	at[0] = 0;
+	at[1] = len - 8;
+	for (j = 0; j < 2; j++) {
+		for (i = 0; i < 8; i++) {
+			*frwr_pool_ptr(t, cycle, at[j] + i, first_off) =
+				~frwr_pattern(cycle, at[j] + i);
+			t->buf[i] = frwr_pattern(cycle, at[j] + i);
+		}
+		err = frwr_rdma(t, IB_WR_RDMA_WRITE, t->mr->iova + at[j],
+				t->mr->rkey, 8);
+		if (err)
+			return err;
+		for (i = 0; i < 8; i++) {
+			if (frwr_pool_byte(t, cycle, at[j] + i, first_off) !=
+			    frwr_pattern(cycle, at[j] + i)) {
+				pr_err("arxe_frwr_test: re-map: byte %llu under key %#x written wrong\n",
+				       at[j] + i, t->mr->rkey);
+				return -EIO;
+			}
+		}
+	}
+	return frwr_write_refused(t, old, "the re-mapped MR's old");
 }
 
 static int __init frwr_test_init(void)
@@ -630,15 +734,23 @@ static int __init frwr_test_init(void)
 		cond_resched();
 	}
 	ns = ktime_get_ns() - start;
+	if (err) {
+		pr_err("arxe_frwr_test: dev %s pages %u: failed in cycle %u: %d\n",
+		       dev, pages, cycle - 1, err);
+		goto out;
+	}
+	err = frwr_write_refused(&t, t.mr->rkey, "the invalidated");
 	if (!err)
-		err = frwr_check_invalidated(&t);
+		err = frwr_reconnect(&t);
+	if (!err)
+		err = frwr_check_remapped(&t, cycle);
 	if (!err)
 		pr_info("arxe_frwr_test: dev %s pages %u cycles %u data %s: ok, %llu ns per cycle\n",
 			dev, pages, cycles, data ? "checked" : "none",
 			div64_u64(ns, cycles));
 	else
-		pr_err("arxe_frwr_test: dev %s pages %u: failed in cycle %u: %d\n",
-		       dev, pages, cycle - 1, err);
+		pr_err("arxe_frwr_test: dev %s pages %u: the final key checks failed: %d\n",
+		       dev, pages, err);
 out:
 	frwr_teardown(&t);
 	ib_device_put(t.ibdev);
