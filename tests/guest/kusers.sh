@@ -18,7 +18,7 @@ set -uo pipefail
 
 NQN=nqn.2026-11.org.arxe:test
 NVMET=/sys/kernel/config/nvmet
-NFS_SIZE_MIB=256
+NFS_SIZE_MIB=128
 # Across the wire (3-4 MiB/s under TCG) each of the four directions
 # moves less, to keep the test command within its time budget (each still
 # makes the client re-link its fast registrations some 500 times).
@@ -310,11 +310,11 @@ t setup setup_arxe_and_rxe
 t nvme-target-on-arxe0 nvme_target
 t nvme-rdma-connect nvme_connect
 t nvme-fio-4k-verified nvme_fio 4k 64
-t nvme-fio-128k-verified nvme_fio 128k 256
+t nvme-fio-128k-verified nvme_fio 128k 128
 t nvme-disconnect nvme_disconnect
 t nfs-server-rdma-listener nfs_server
 t nfs-mount-proto-rdma nfs_mount /mnt/nfs "$A_IP:/srv/nfs"
-t nfs-256m-files-checksummed nfs_files /mnt/nfs /srv/nfs arxe0 "arxe0 loopback"
+t nfs-128m-files-checksummed nfs_files /mnt/nfs /srv/nfs arxe0 "arxe0 loopback"
 t nfs-direct-io nfs_direct
 t nfs-many-small-files nfs_small
 t nfs-umount umount /mnt/nfs
