@@ -402,6 +402,59 @@ cross_wire() {
 		fail "eth0 carried $((after - before)) bytes, less than the $min of payload"
 }
 
+# nfs_server: nfsd with an RDMA listener on port 20049, exporting /srv/nfs
+# (served here) and /srv/nfs-peer (served by nfs_server_peer), both tmpfs.
+# A grace period of 10 s instead of 90: no nfsdcld keeps client records.
+nfs_server() {
+	modprobe nfsd && modprobe rpcrdma || return 1
+	mkdir -p /srv/nfs /srv/nfs-peer /mnt/nfs /var/lib/nfs/rpc_pipefs /run/rpcbind
+	mountpoint -q /srv/nfs || mount -t tmpfs -o size=1200M tmpfs /srv/nfs || return 1
+	mountpoint -q /srv/nfs-peer || mount -t tmpfs -o size=700M tmpfs /srv/nfs-peer ||
+		return 1
+	mountpoint -q /proc/fs/nfsd || mount -t nfsd nfsd /proc/fs/nfsd || return 1
+	cat >/etc/exports <<EOF
+/srv/nfs $A_IP/24(rw,no_root_squash,insecure,no_subtree_check,fsid=1)
+/srv/nfs-peer $A_IP/24(rw,no_root_squash,insecure,no_subtree_check,fsid=2)
+EOF
+	rpcbind -w 2>/dev/null || rpcbind || return 1
+	exportfs -ra || return 1
+	rpc.mountd || return 1
+	echo 10 >/proc/fs/nfsd/nfsv4gracetime || return 1
+	rpc.nfsd 4 || return 1
+	echo "rdma 20049" >/proc/fs/nfsd/portlist || return 1
+	cat /proc/fs/nfsd/portlist
+}
+
+# in_net NS COMMAND...: COMMAND in network namespace NS, in this mount
+# namespace (ip netns exec would give it a mount namespace of its own, and
+# mounts made there vanish with it). The NFS client and nfsd take their
+# network namespace from the process that mounts them.
+in_net() {
+	local ns=$1
+
+	shift
+	nsenter --net="/run/netns/$ns" "$@"
+}
+
+# nfs_mount MNT SERVER:PATH [NS]: mount the export over RDMA at MNT, the
+# client in namespace NS (default this one), then wait out the server's
+# grace period (at most 60 s: the first file created waits for it) so that
+# timings count I/O only.
+nfs_mount() {
+	local mnt=$1 export=$2 ns=${3:-}
+
+	mkdir -p "$mnt" || return 1
+	if [ -n "$ns" ]; then
+		in_net "$ns" timeout 120 mount -t nfs -o vers=4.2,proto=rdma,port=20049 "$export" "$mnt"
+	else
+		timeout 120 mount -t nfs -o vers=4.2,proto=rdma,port=20049 "$export" "$mnt"
+	fi || return 1
+	grep " $mnt " /proc/mounts
+	grep " $mnt " /proc/mounts | grep -q 'proto=rdma' || fail "$mnt does not use RDMA" ||
+		return 1
+	timeout 60 touch "$mnt/.grace-over" && rm "$mnt/.grace-over"
+}
+
 # xfer_in MODE BACKING OFFSET [PEER PEER_IP [MR_SIZE]]: arxe-xfer between
 # arxe0 MRs of MODE (and PEER's, default arxe0) in BACKING memory at
 # OFFSET; with MR_SIZE, the peer's MR is that large (traffic at its end).

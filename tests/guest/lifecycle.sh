@@ -425,27 +425,10 @@ kill_mid_transfer() {
 
 # nfs_over_arxe0: nfsd with an RDMA listener on port 20049 exporting
 # /srv/nfs (tmpfs), mounted over RDMA through arxe0 at NFS_MNT (a hard
-# mount, the default), as in kusers.sh; one file written through it and
-# compared on the server.
+# mount, the default), with lib.sh's nfs_server and nfs_mount; one file
+# written through it and compared on the server.
 nfs_over_arxe0() {
-	modprobe nfsd && modprobe rpcrdma || return 1
-	mkdir -p /srv/nfs "$NFS_MNT" /var/lib/nfs/rpc_pipefs /run/rpcbind || return 1
-	mountpoint -q /srv/nfs || mount -t tmpfs -o size=128M tmpfs /srv/nfs || return 1
-	mountpoint -q /proc/fs/nfsd || mount -t nfsd nfsd /proc/fs/nfsd || return 1
-	echo "/srv/nfs $A_IP/24(rw,no_root_squash,insecure,no_subtree_check,fsid=1)" >/etc/exports
-	rpcbind -w 2>/dev/null || rpcbind || return 1
-	exportfs -ra && rpc.mountd || return 1
-	# a grace period of 10 s instead of 90 (no nfsdcld keeps client records)
-	echo 10 >/proc/fs/nfsd/nfsv4gracetime && rpc.nfsd 4 || return 1
-	echo "rdma 20049" >/proc/fs/nfsd/portlist || return 1
-	cat /proc/fs/nfsd/portlist
-	timeout 120 mount -t nfs -o vers=4.2,proto=rdma,port=20049 "$A_IP:/srv/nfs" "$NFS_MNT" ||
-		return 1
-	grep " $NFS_MNT " /proc/mounts
-	grep " $NFS_MNT " /proc/mounts | grep -q 'proto=rdma' || fail "$NFS_MNT does not use RDMA" ||
-		return 1
-	# the first file created waits out the grace period
-	timeout 60 touch "$NFS_MNT/.grace-over" && rm "$NFS_MNT/.grace-over" || return 1
+	nfs_server && nfs_mount "$NFS_MNT" "$A_IP:/srv/nfs" || return 1
 	timeout 120 dd if="$NFS_SRC" of="$NFS_MNT/once" bs=1M oflag=direct status=none ||
 		fail "dd through $NFS_MNT failed" || return 1
 	cmp "$NFS_SRC" /srv/nfs/once || fail "the server's copy differs"
