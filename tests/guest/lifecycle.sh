@@ -585,13 +585,20 @@ link_delete() {
 # arxe0 (each holds a reference on the module, as with rxe) it is refused
 # and disturbs nothing; once they are killed it unloads under NFS I/O,
 # taking arxe0 with it; rxe0 stays. Then the module is loaded and the
-# link added again, and the NFS client reconnects through it.
+# link added again, and the NFS client reconnects through it. The loads
+# here run until they are killed (their usual 10-14 s could end, and
+# release arxe0, before the refused unload is checked: seen when the
+# loads took long to start).
 module_unload() {
-	local rc=0 st=0 t out
+	local rc=0 st=0 t out i LOAD_SECS=120 BW_SECS=100
 
 	clock_start
 	loads_start rxe0 "$P_IP" nfs || { loads_stop; return 1; }
 	sleep 3
+	for i in 0 1; do
+		running "${LOAD_PIDS[i]}" ||
+			fail "${LOAD_NAMES[i]} ended before the unload" || rc=1
+	done
 	say "modprobe -r arxe (refcnt $(cat /sys/module/arxe/refcnt))"
 	out=$(timeout 60 modprobe -r arxe 2>&1) || st=$?
 	say "modprobe -r arxe: exit $st: $out"
@@ -599,7 +606,10 @@ module_unload() {
 		fail "arxe unloaded while processes held arxe0" || rc=1
 	fi
 	sleep 2
-	running "${LOAD_PIDS[0]}" || fail "the refused unload ended arxe-xfer" || rc=1
+	for i in 0 1; do
+		running "${LOAD_PIDS[i]}" ||
+			fail "the refused unload ended ${LOAD_NAMES[i]}" || rc=1
+	done
 	kill_loads
 	loads_end 10 || rc=1
 	if wait_until 30 refcnt_zero; then
