@@ -21,8 +21,8 @@ NVMET=/sys/kernel/config/nvmet
 NFS_SIZE_MIB=128
 # Across the wire (3-4 MiB/s under TCG) each of the four directions
 # moves less, to keep the test command within its time budget (each still
-# makes the client re-link its fast registrations some 500 times).
-NFS_WIRE_MIB=32
+# makes the client re-link its fast registrations some 250 times).
+NFS_WIRE_MIB=16
 
 # counters_note DEV FILE: DEV's translation counters, for a later delta.
 counters_note() {
