@@ -644,7 +644,8 @@ static int frwr_reconnect(struct frwr_test *t)
 /*
  * The MR, invalidated, mapped again onto the pages of @cycle under a new
  * key: an RDMA WRITE under the new key reaches its first and last bytes
- * (poisoned before), one under the old key must fail at the responder.
+ * (poisoned before), one under the old key must fail at the responder and
+ * change nothing.
  * The mapping stays until teardown, which deregisters the MR first.
  */
 static int frwr_check_remapped(struct frwr_test *t, unsigned int cycle)
@@ -696,7 +697,24 @@ static int frwr_check_remapped(struct frwr_test *t, unsigned int cycle)
 			}
 		}
 	}
-	return frwr_write_refused(t, old, "the re-mapped MR's old");
+	/*
+	 * The old key's WRITE carries other bytes to the same address: the
+	 * MR's first bytes must still be the new key's.
+	 */
+	for (i = 0; i < 8; i++)
+		t->buf[i] = ~frwr_pattern(cycle, i);
+	err = frwr_write_refused(t, old, "the re-mapped MR's old");
+	if (err)
+		return err;
+	for (i = 0; i < 8; i++) {
+		if (frwr_pool_byte(t, cycle, i, first_off) !=
+		    frwr_pattern(cycle, i)) {
+			pr_err("arxe_frwr_test: re-map: the refused old key %#x changed byte %u\n",
+			       old, i);
+			return -EIO;
+		}
+	}
+	return 0;
 }
 
 static int __init frwr_test_init(void)
