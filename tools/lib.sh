@@ -26,7 +26,7 @@ ARXE_ROOT_PACKAGES=(
 # Packages the host needs to build the root, pack images and run guests.
 ARXE_HOST_PACKAGES=(
 	debootstrap qemu-system-x86 ipxe-qemu seabios e2fsprogs xz-utils
-	debian-archive-keyring shellcheck cmake gnuplot-nox
+	debian-archive-keyring shellcheck cmake gnuplot-nox cpio
 )
 
 die() {
