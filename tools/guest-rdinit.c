@@ -35,14 +35,14 @@ static void die(const char *what)
 	exit(1);
 }
 
-/* Value of the last NAME= on the command line, or @def. */
-static const char *cmdline_value(char *cmdline, const char *name,
-				 const char *def)
+/*
+ * The last word of the command line before "--" that is @name or starts
+ * with "@name=", copied; NULL if there is none.
+ */
+static char *cmdline_word(const char *cmdline, const char *name)
 {
 	size_t len = strlen(name);
-	const char *value = def;
-	char *word, *save;
-	char *copy;
+	char *copy, *word, *save, *found = NULL;
 
 	copy = strdup(cmdline);
 	if (!copy)
@@ -51,33 +51,28 @@ static const char *cmdline_value(char *cmdline, const char *name,
 	     word = strtok_r(NULL, " \n", &save)) {
 		if (!strcmp(word, "--"))
 			break;
-		if (!strncmp(word, name, len) && word[len] == '=')
-			value = cmdline + (word - copy) + len + 1;
+		if (!strncmp(word, name, len) &&
+		    (word[len] == '\0' || word[len] == '='))
+			found = word;
 	}
-	free(copy);
-	if (value == def)
-		return def;
-	return strndup(value, strcspn(value, " \n"));
-}
-
-/* Is the bare word @flag on the command line (before "--")? */
-static int cmdline_flag(char *cmdline, const char *flag)
-{
-	char *copy, *word, *save;
-	int found = 0;
-
-	copy = strdup(cmdline);
-	if (!copy)
-		die("strdup");
-	for (word = strtok_r(copy, " \n", &save); word;
-	     word = strtok_r(NULL, " \n", &save)) {
-		if (!strcmp(word, "--"))
-			break;
-		if (!strcmp(word, flag))
-			found = 1;
+	if (found) {
+		found = strdup(found);
+		if (!found)
+			die("strdup");
 	}
 	free(copy);
 	return found;
+}
+
+/* The value of the last @name= on the command line, or @def. */
+static const char *cmdline_value(const char *cmdline, const char *name,
+				 const char *def)
+{
+	char *word = cmdline_word(cmdline, name);
+
+	if (!word || !strchr(word, '='))
+		return def;
+	return strchr(word, '=') + 1;
 }
 
 static void load_modules(void)
@@ -123,6 +118,7 @@ int main(int argc, char **argv)
 {
 	const char *root, *init;
 	char cmdline[4096];
+	char *rw;
 	ssize_t n;
 	int fd;
 
@@ -152,8 +148,9 @@ int main(int argc, char **argv)
 
 	load_modules();
 	wait_for(root);
-	if (mount(root, "/root", "ext4",
-		  cmdline_flag(cmdline, "rw") ? 0 : MS_RDONLY, NULL))
+	rw = cmdline_word(cmdline, "rw");
+	if (mount(root, "/root", "ext4", rw && !strchr(rw, '=') ? 0 : MS_RDONLY,
+		  NULL))
 		die(root);
 	if (umount("/proc"))
 		die("umount /proc");
