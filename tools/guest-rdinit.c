@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,10 +68,9 @@ static const char *cmdline_value(const char *cmdline, const char *name,
 				 const char *def)
 {
 	char *word = cmdline_word(cmdline, name);
+	char *eq = word ? strchr(word, '=') : NULL;
 
-	if (!word || !strchr(word, '='))
-		return def;
-	return strchr(word, '=') + 1;
+	return eq ? eq + 1 : def;
 }
 
 static void load_modules(void)
@@ -102,11 +100,10 @@ static void load_modules(void)
 static void wait_for(const char *dev)
 {
 	struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
-	struct stat st;
 	int ms;
 
 	for (ms = 0; ms < ROOT_WAIT_MS; ms += 10) {
-		if (!stat(dev, &st))
+		if (!access(dev, F_OK))
 			return;
 		nanosleep(&tick, NULL);
 	}
