@@ -23,10 +23,11 @@ tap_line() {
 }
 
 # t NAME COMMAND...: run one test; print "ok N - NAME" or "not ok N - NAME"
-# followed by the tail of its output as TAP comments. The whole output is
-# kept in logs/NAME.log beside the TAP file.
+# followed by the tail of its output as TAP comments, then the seconds it
+# took as a comment. The whole output is kept in logs/NAME.log beside the
+# TAP file.
 t() {
-	local name=$1 log
+	local name=$1 log start
 
 	shift
 	if [ -n "$TAP_LIST" ]; then
@@ -36,6 +37,7 @@ t() {
 	TAP_N=$((TAP_N + 1))
 	log=$(dirname "$TAP_FILE")/logs/$name.log
 	mkdir -p "${log%/*}"
+	start=$EPOCHREALTIME
 	if "$@" >"$log" 2>&1; then
 		tap_line "ok $TAP_N - $name"
 	else
@@ -43,6 +45,8 @@ t() {
 		tail -n 40 "$log" | sed 's/^/# /' | tee -a "$TAP_FILE"
 		TAP_FAILED=$((TAP_FAILED + 1))
 	fi
+	tap_line "# $name took $(awk -v a="$start" -v b="$EPOCHREALTIME" \
+		'BEGIN { printf "%.1f", b - a }') s"
 }
 
 tap_end() {
