@@ -27,7 +27,7 @@ tap_line() {
 # took as a comment. The whole output is kept in logs/NAME.log beside the
 # TAP file.
 t() {
-	local name=$1 log start
+	local name=$1 log us
 
 	shift
 	if [ -n "$TAP_LIST" ]; then
@@ -35,9 +35,9 @@ t() {
 		return 0
 	fi
 	TAP_N=$((TAP_N + 1))
-	log=$(dirname "$TAP_FILE")/logs/$name.log
-	mkdir -p "${log%/*}"
-	start=$EPOCHREALTIME
+	log=${TAP_FILE%/*}/logs/$name.log
+	[ -d "${log%/*}" ] || mkdir -p "${log%/*}"
+	us=${EPOCHREALTIME//[.,]/}
 	if "$@" >"$log" 2>&1; then
 		tap_line "ok $TAP_N - $name"
 	else
@@ -45,8 +45,8 @@ t() {
 		tail -n 40 "$log" | sed 's/^/# /' | tee -a "$TAP_FILE"
 		TAP_FAILED=$((TAP_FAILED + 1))
 	fi
-	tap_line "# $name took $(awk -v a="$start" -v b="$EPOCHREALTIME" \
-		'BEGIN { printf "%.1f", b - a }') s"
+	us=$((${EPOCHREALTIME//[.,]/} - us))
+	tap_line "# $name took $((us / 1000000)).$((us % 1000000 / 100000)) s"
 }
 
 tap_end() {

@@ -99,13 +99,13 @@ RETRANS_COUNTERS=(completer_retry_err rcvd_seq_err read_gap_retries duplicate_re
 # retransmissions: requester retries (timer or NAK), reads retried at a
 # gap, responder duplicates and gaps, read streams cut.
 snapshot() {
-	local d c v
+	local d
 
 	for d in "$@"; do
-		for c in "${RETRANS_COUNTERS[@]}"; do
-			v=$(counter "$d" "$c")
-			echo "$d $c ${v:--}"
-		done
+		rdma statistic show link "$d/1" | awk -v d="$d" -v names="${RETRANS_COUNTERS[*]}" '
+			BEGIN { n = split(names, c, " ") }
+			{ for (i = 1; i < NF; i++) v[$i] = $(i + 1) }
+			END { for (k = 1; k <= n; k++) print d, c[k], (c[k] in v) ? v[c[k]] : "-" }'
 	done
 }
 
