@@ -18,7 +18,7 @@ set -uo pipefail
 
 NQN=nqn.2026-11.org.arxe:test
 NVMET=/sys/kernel/config/nvmet
-NFS_SIZE_MIB=128
+NFS_SIZE_MIB=64
 # Across the wire (3-4 MiB/s under TCG) each of the four directions
 # moves less, to keep the test command within its time budget (each still
 # makes the client re-link its fast registrations some 250 times).
@@ -199,11 +199,11 @@ nfs_files() {
 	esac
 }
 
-# nfs_direct: dd with O_DIRECT both ways, 128 MiB, checksum compared.
+# nfs_direct: dd with O_DIRECT both ways, 64 MiB, checksum compared.
 nfs_direct() {
 	local a b
 
-	head -c 128M /dev/urandom >/tmp/direct || return 1
+	head -c 64M /dev/urandom >/tmp/direct || return 1
 	dd if=/tmp/direct of=/mnt/nfs/direct bs=1M oflag=direct status=none || return 1
 	dd if=/mnt/nfs/direct of=/tmp/direct.back bs=1M iflag=direct status=none || return 1
 	a=$(sha256sum </tmp/direct)
@@ -256,12 +256,12 @@ tap_begin
 t setup setup_arxe_and_rxe
 t nvme-target-on-arxe0 nvme_target
 t nvme-rdma-connect nvme_connect
-t nvme-fio-4k-verified nvme_fio 4k 64
-t nvme-fio-128k-verified nvme_fio 128k 128
+t nvme-fio-4k-verified nvme_fio 4k 32
+t nvme-fio-128k-verified nvme_fio 128k 64
 t nvme-disconnect nvme_disconnect
 t nfs-server-rdma-listener nfs_server
 t nfs-mount-proto-rdma nfs_mount /mnt/nfs "$A_IP:/srv/nfs"
-t nfs-128m-files-checksummed nfs_files /mnt/nfs /srv/nfs arxe0 "arxe0 loopback"
+t nfs-64m-files-checksummed nfs_files /mnt/nfs /srv/nfs arxe0 "arxe0 loopback"
 t nfs-direct-io nfs_direct
 t nfs-many-small-files nfs_small
 t nfs-umount umount /mnt/nfs

@@ -212,16 +212,22 @@ port_active() {
 	fail "$dev/1 not ACTIVE after 20 s"
 }
 
-# gid_index NS DEV IP: the RoCE v2 GID index of DEV for IPv4 address IP.
+# gid_index NS DEV IP: the RoCE v2 GID index of DEV (whose netdev is in
+# namespace NS) for IPv4 address IP.
 gid_index() {
-	local ns=$1 dev=$2 ip=$3 want f i octets
+	local dev=$2 ip=$3 want f i octets gid type
 
 	IFS=. read -r -a octets <<<"$ip"
-	want=$(printf '0000:0000:0000:0000:0000:ffff:%02x%02x:%02x%02x' "${octets[@]}")
+	printf -v want '0000:0000:0000:0000:0000:ffff:%02x%02x:%02x%02x' "${octets[@]}"
+	# RDMA devices are shared by all network namespaces (rdma system
+	# netns shared): their sysfs is read from here, without a process.
 	for f in /sys/class/infiniband/"$dev"/ports/1/gids/*; do
 		i=${f##*/}
-		if [ "$(in_ns "$ns" cat "$f")" = "$want" ] &&
-			[ "$(in_ns "$ns" cat "/sys/class/infiniband/$dev/ports/1/gid_attrs/types/$i" 2>/dev/null)" = "RoCE v2" ]; then
+		read -r gid <"$f" 2>/dev/null || continue
+		[ "$gid" = "$want" ] || continue
+		type=""
+		read -r type <"/sys/class/infiniband/$dev/ports/1/gid_attrs/types/$i" 2>/dev/null
+		if [ "$type" = "RoCE v2" ]; then
 			echo "$i"
 			return 0
 		fi
@@ -487,8 +493,16 @@ huge_leaves() {
 
 # counter DEV NAME: port counter NAME of DEV, from rdma statistic.
 counter() {
-	rdma statistic show link "$1/1" | awk -v name="$2" '
-		{ for (i = 1; i < NF; i++) if ($i == name) { print $(i + 1); exit } }'
+	local -a w
+	local i
+
+	read -r -d '' -a w < <(rdma statistic show link "$1/1")
+	for ((i = 0; i < ${#w[@]} - 1; i++)); do
+		if [ "${w[i]}" = "$2" ]; then
+			echo "${w[i + 1]}"
+			return 0
+		fi
+	done
 }
 
 # setup_arxe_and_rxe: two nodes (setup_two_nodes), arxe0 on eth0 here and a

@@ -12,20 +12,25 @@ PYVERBS_DIR=/tmp/rdma-core-tests
 PYVERBS_OUT=/arxe/out/pyverbs
 
 # The test modules of rdma-core 65.0 that do not need a vendor's device;
-# each is a TAP test of its own per mode. The vendor modules (mlx5, efa,
-# irdma...) skip on soft-RoCE and are checked together as "vendor".
+# each is a TAP test of its own per mode. A module not listed here (one a
+# later rdma-core adds) is judged with the others as "unlisted". The
+# vendor modules (test_mlx5_*, test_efa*: 156 tests, which need an mlx5 or
+# EFA device and skip on any soft-RoCE device, stock rxe0's run included)
+# are left out of the copy: skipping them took each run time under TCG.
 PYVERBS_MODULES=(
 	addr atomic buf cq cq-events cqex cuda-dmabuf device dmah flow fork mr
 	odp parent-domain pd phc-timestamp qp qpex rdmacm relaxed-ordering
 	rss-traffic shared-pd srq tag-matching
 )
 
-# pyverbs_setup: an unpacked copy of the suite, huge pages for its huge
-# page tests, /dev/shm for the multiprocessing of its RDMA CM tests.
+# pyverbs_setup: an unpacked copy of the suite (without the vendor
+# modules), huge pages for its huge page tests, /dev/shm for the
+# multiprocessing of its RDMA CM tests.
 pyverbs_setup() {
 	rm -rf "$PYVERBS_DIR" && mkdir -p "$PYVERBS_DIR/tests" "$PYVERBS_OUT" &&
 		cp -r "$PYVERBS_SRC/." "$PYVERBS_DIR/tests/" &&
-		find "$PYVERBS_DIR/tests" -name '*.gz' -exec gunzip -f {} + || return 1
+		find "$PYVERBS_DIR/tests" -name '*.gz' -exec gunzip -f {} + &&
+		rm -f "$PYVERBS_DIR"/tests/test_mlx5_*.py "$PYVERBS_DIR"/tests/test_efa*.py || return 1
 	mountpoint -q /dev/shm || mount -t tmpfs -o mode=1777 tmpfs /dev/shm || return 1
 	echo 256 >/proc/sys/vm/nr_hugepages
 	[ "$(cat /proc/sys/vm/nr_hugepages)" -ge 256 ] ||
@@ -119,7 +124,7 @@ pyverbs_run() {
 }
 
 # pyverbs_verdicts TAG REF: judge run TAG against run REF (stock rxe0)
-# module by module, into TAG.verdicts: per module ("vendor": every module
+# module by module, into TAG.verdicts: per module ("unlisted": every module
 # not in PYVERBS_MODULES) a line "MODULE # counts", and a line "MODULE   WHY"
 # for each test that failed or errored, or passed on rxe0 but not here.
 # One pass for all modules: pyverbs_module_ok then reads its lines.
@@ -133,7 +138,7 @@ pyverbs_verdicts() {
 	fi
 	awk -v known="${PYVERBS_MODULES[*]}" '
 		BEGIN { n = split(known, k, " "); for (i = 1; i <= n; i++) listed[k[i]] = 1 }
-		function mod(m) { return m in listed ? m : "vendor" }
+		function mod(m) { return m in listed ? m : "unlisted" }
 		FNR == NR { if ($3 == "ok") refok[$2] = mod($1); next }
 		{
 			m = mod($1)
@@ -145,7 +150,7 @@ pyverbs_verdicts() {
 		END {
 			for (t in refok) if (!(t in seen)) print refok[t], "  passes on rxe0, missing here: " t
 			for (i = 1; i <= n + 1; i++) {
-				m = i <= n ? k[i] : "vendor"
+				m = i <= n ? k[i] : "unlisted"
 				printf "%s # %s: %d ok, %d skip, %d FAIL, %d ERROR\n", m, m,
 					counts[m, "ok"], counts[m, "skip"], counts[m, "FAIL"], counts[m, "ERROR"]
 			}
@@ -187,7 +192,7 @@ pyverbs_tests() {
 	local mode=$1 tag=${2:-arxe0-$1} m
 
 	[ -n "$TAP_LIST" ] || pyverbs_verdicts "$tag" rxe0
-	for m in "${PYVERBS_MODULES[@]}" vendor; do
+	for m in "${PYVERBS_MODULES[@]}" unlisted; do
 		t "pyverbs-$mode-$m" pyverbs_module_ok "$tag" "$m"
 	done
 	t "pyverbs-$mode-passes-as-rxe0" pyverbs_passes_as_rxe "$tag" rxe0
