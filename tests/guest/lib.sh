@@ -493,10 +493,11 @@ huge_leaves() {
 
 # counter DEV NAME: port counter NAME of DEV, from rdma statistic.
 counter() {
-	local -a w
+	local -a w=()
 	local i
 
-	read -r -d '' -a w < <(rdma statistic show link "$1/1")
+	# a here-string, not a process substitution: the guest has no /dev/fd
+	read -r -d '' -a w <<<"$(rdma statistic show link "$1/1")"
 	for ((i = 0; i < ${#w[@]} - 1; i++)); do
 		if [ "${w[i]}" = "$2" ]; then
 			echo "${w[i + 1]}"
