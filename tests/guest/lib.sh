@@ -496,7 +496,7 @@ counter() {
 	local -a w=()
 	local i
 
-	# a here-string, not a process substitution: the guest has no /dev/fd
+	# a here-string: the words without a pipe or /dev/fd
 	read -r -d '' -a w <<<"$(rdma statistic show link "$1/1")"
 	for ((i = 0; i < ${#w[@]} - 1; i++)); do
 		if [ "${w[i]}" = "$2" ]; then
