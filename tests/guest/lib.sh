@@ -167,6 +167,22 @@ perftest_lat_avg() {
 	' "$1"
 }
 
+# perftest_plausible bw|lat SIZE ITERS VALUE SECONDS: VALUE (Gb/s or
+# usec) is one that ITERS messages of SIZE bytes can give in a run that took
+# SECONDS of wall clock in all: a bandwidth of at least SIZE * ITERS over
+# the whole run, a latency of no more than the run divided by ITERS.
+# perftest times itself with the CPU's cycle counter, which the emulator
+# occasionally misreads (once a 3 s rxe ib_send_bw run reported 0.00 Gb/s).
+perftest_plausible() {
+	awk -v kind="$1" -v size="$2" -v n="$3" -v v="$4" -v s="$5" 'BEGIN {
+		if (v !~ /^[0-9.]+$/ || v <= 0)
+			exit 1
+		if (kind == "bw")
+			exit !(v >= size * n * 8 / s / 1e9)
+		exit !(v * n <= s * 1e6)
+	}'
+}
+
 # The two nodes of a guest with two NICs (tools/guest --nics 2).
 # shellcheck disable=SC2034 # used by the scripts that source this file
 A_IP=10.0.0.1

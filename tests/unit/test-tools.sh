@@ -158,7 +158,15 @@ perftest_parse() {
 		expect "atomic_bw" "$(perftest_bw_avg "$data/ib_atomic_bw.txt" 8)" "0.002801" &&
 		expect "absent size" "$(perftest_bw_avg "$data/ib_write_bw.txt" 2)" "" &&
 		expect "write_lat t_avg" "$(perftest_lat_avg "$data/ib_write_lat.txt" 2)" "101.00" &&
-		expect "absent latency size" "$(perftest_lat_avg "$data/ib_write_lat.txt" 4096)" ""
+		expect "absent latency size" "$(perftest_lat_avg "$data/ib_write_lat.txt" 4096)" "" &&
+		perftest_plausible bw 65536 256 0.13 3.0 &&
+		! perftest_plausible bw 65536 256 0.00 3.0 &&
+		! perftest_plausible bw 65536 256 0.01 3.0 &&
+		perftest_plausible bw 8 300 0.000229 2 &&
+		perftest_plausible lat 2 200 95.7 2.5 &&
+		! perftest_plausible lat 2 200 20000 2.5 &&
+		! perftest_plausible lat 2 200 0 2.5 &&
+		! perftest_plausible lat 2 200 "" 2.5
 }
 
 # has_line FILE LINE: FILE holds LINE exactly.
