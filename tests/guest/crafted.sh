@@ -36,15 +36,6 @@ SEED=${CRAFT_SEED:-1}
 COUNT=${CRAFT_COUNT:-100000}
 SUMMARY=/arxe/out/results-crafted.txt
 
-# counters_of DEV: "name value" lines of DEV's port counters.
-counters_of() {
-	rdma statistic show link "$1/1" | awk '{
-		for (i = 1; i < NF; i++)
-			if ($i ~ /^[a-z_0-9]+$/ && $(i + 1) ~ /^[0-9]+$/)
-				print $i, $(i + 1)
-	}'
-}
-
 # delta BEFORE AFTER NAME: how much counter NAME grew between two
 # counters_of snapshots (files).
 delta() {

@@ -507,7 +507,19 @@ huge_leaves() {
 	release_mr
 }
 
-# counter DEV NAME: port counter NAME of DEV, from rdma statistic.
+# counters_of DEV: DEV's port counters, one "NAME VALUE" line each, from
+# rdma statistic (guest.crafted's deltas, guest.lossy's snapshots,
+# guest.lifecycle's gauges).
+counters_of() {
+	rdma statistic show link "$1/1" | awk '{
+		for (i = 1; i < NF; i++)
+			if ($i ~ /^[a-z_0-9]+$/ && $(i + 1) ~ /^[0-9]+$/)
+				print $i, $(i + 1)
+	}'
+}
+
+# counter DEV NAME: port counter NAME of DEV, from rdma statistic, read in
+# the shell (no process: tests ask for single counters often).
 counter() {
 	local -a w=()
 	local i

@@ -126,8 +126,8 @@ bounded() {
 
 # gauges DEV: DEV's gauges, "name=value ..."; passes when all are zero.
 gauges() {
-	rdma statistic show link "$1/1" | awk -v names="$GAUGES" '
-		{ for (i = 1; i < NF; i++) v[$i] = $(i + 1) }
+	counters_of "$1" | awk -v names="$GAUGES" '
+		{ v[$1] = $2 }
 		END {
 			n = split(names, want, " ")
 			for (k = 1; k <= n; k++) {
