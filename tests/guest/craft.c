@@ -71,6 +71,14 @@
  * -x prints the first 20 packets of the stream in hex (category, length,
  * bytes) instead of sending anything.
  *
+ * -R sends, instead of the stream, the read-replay probe: at every RC QP
+ * in RTS that carries no live flow (with -c: whose PSN the capture did
+ * not see move), given a remote-readable MR of its PD, an RDMA READ of 8
+ * bytes at the expected PSN, a zero-length RDMA WRITE at the next PSN and
+ * the READ again at its own PSN, 50 ms apart. The responder replays the
+ * READ from its resource right after a request of length 0 (stock rxe
+ * then copies from no MR and warns).
+ *
  * Prints a progress line every 20000 packets, then "sent N packets in S s
  * (seed SEED)" and the packets of each category. Exits 0 when all COUNT
  * packets went out (what the target made of them is judged elsewhere), 1
@@ -2162,10 +2170,59 @@ static void dump(struct gen *g, uint64_t count)
 	}
 }
 
+/*
+ * The read-replay probe (-R, see the top): returns the packets sent, or
+ * -1 when one could not be sent.
+ */
+static long replay_probe(struct gen *g, int fd, double deadline)
+{
+	static uint8_t pkt[NET_MTU];
+	const struct targets *t = g->t;
+	const struct tmr *m;
+	struct roce r;
+	long sent = 0;
+	uint32_t e;
+	int i, k;
+
+	for (i = 0; i < t->nqp; i++) {
+		const struct tqp *q = &t->qp[i];
+
+		if (q->type != QPT_RC || q->state != QPS_RTS || q->live)
+			continue;
+		m = own_mr(g, q, 'r');
+		if (m->stale || !has_access(m, 'r') || strcmp(m->pd, q->pd))
+			continue;
+		e = exp_psn(q);
+		for (k = 0; k < 3; k++) {
+			roce_init(g, &r);
+			r.qpn = q->qpn;
+			r.ackreq = BTH_ACKREQ;
+			if (k == 1) {
+				r.opcode = OP_WRITE_ONLY;
+				r.psn = (e + 1) & PSN_MASK;
+			} else {
+				r.opcode = OP_READ_REQUEST;
+				r.psn = e;
+				r.va = m->addr;
+				r.rkey = m->rkey;
+				r.dlen = 8;
+			}
+			set_payload(&r, 0);
+			if (send_packet(fd, pkt, build(g, &r, pkt), deadline))
+				return -1;
+			sent++;
+			sleep_s(0.05);
+		}
+		printf("read-replay probe: qp 0x%x: READ psn 0x%x, WRITE of 0 bytes, READ psn 0x%x again (rkey 0x%x)\n",
+		       q->qpn, e, e, m->rkey);
+	}
+	return sent;
+}
+
 static int usage(void)
 {
 	fprintf(stderr,
-		"usage: " PROG " [-s SEED] [-n COUNT] [-t SECONDS] [-r RATE] [-c IFACE] [-x]\n"
+		"usage: " PROG " [-s SEED] [-n COUNT] [-t SECONDS] [-r RATE] [-c IFACE] [-x] [-R]\n"
 		"                  -S SRC_IP -D DST_IP TARGETS_FILE\n");
 	return 1;
 }
@@ -2179,13 +2236,13 @@ int main(int argc, char **argv)
 	const char *iface = NULL, *src_str = NULL, *dst_str = NULL;
 	struct in_addr src, dst;
 	double start, deadline, t0, due, now;
-	bool hex = false;
+	bool hex = false, probe = false;
 	int opt, fd, one = 1, c, rc, nrc = 0, nud = 0, nstale = 0, i;
 	struct gen g;
 	size_t len;
 
 	start = now_s();
-	while ((opt = getopt(argc, argv, "s:n:t:r:c:S:D:xh")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:t:r:c:S:D:xRh")) != -1) {
 		switch (opt) {
 		case 's':
 			if (parse_u64(optarg, UINT64_MAX, &seed))
@@ -2214,6 +2271,9 @@ int main(int argc, char **argv)
 			break;
 		case 'x':
 			hex = true;
+			break;
+		case 'R':
+			probe = true;
 			break;
 		default:
 			return usage();
@@ -2275,6 +2335,18 @@ int main(int argc, char **argv)
 	}
 
 	t0 = now_s();
+	if (probe) {
+		long n = replay_probe(&g, fd, deadline);
+
+		close(fd);
+		if (n < 0) {
+			fprintf(stderr, PROG ": a packet of the read-replay probe was not sent\n");
+			return 1;
+		}
+		printf("sent %ld packets in %.1f s (read-replay probe)\n", n,
+		       now_s() - t0);
+		return n ? 0 : 1;
+	}
 	for (sent = 0; sent < count; sent++) {
 		len = next_packet(&g, pkt, &c);
 		now = now_s();

@@ -46,6 +46,32 @@ delta() {
 	echo $((${a:-0} - ${b:-0}))
 }
 
+# wiretarget_start T TNS TIP PEER PNS PIP TARGETS: arxe-wiretarget's QPs,
+# MRs and live flow on T (namespace TNS, address TIP) with PEER's node;
+# returns once it wrote TARGETS, its pid in WPID.
+wiretarget_start() {
+	local t=$1 peer=$4 targets=$7 tg pg i
+
+	tg=$(gid_index "$2" "$t" "$3") && pg=$(gid_index "$5" "$peer" "$6") || return 1
+	rm -f "$targets" "$targets.stop"
+	timeout 900 "$HELPERS/arxe-wiretarget" -t 840 "$t" "$tg" "$peer" "$pg" "$targets" \
+		>/tmp/wiretarget.log 2>&1 &
+	WPID=$!
+	for ((i = 0; i < 120; i++)); do
+		grep -qx ready /tmp/wiretarget.log && break
+		kill -0 "$WPID" 2>/dev/null || break
+		sleep 0.5
+	done
+	if ! grep -qx ready /tmp/wiretarget.log; then
+		kill "$WPID" 2>/dev/null
+		wait "$WPID"
+		cat /tmp/wiretarget.log
+		fail "arxe-wiretarget did not get ready on $t"
+		return 1
+	fi
+	cat "$targets"
+}
+
 # storm COUNT TARGET TNS TIP TNETDEV PEER PNS PIP PNETDEV: COUNT packets
 # at TARGET (namespace TNS, address TIP) from PEER's node.
 storm() {
@@ -53,27 +79,11 @@ storm() {
 
 	shift
 	local t=$1 tns=$2 tip=$3 peer=$5 pns=$6 pip=$7 pdev=$8
-	local tg pg targets=/tmp/targets-$1.txt wpid i sent st=0 c
+	local targets=/tmp/targets-$1.txt wpid sent st=0 c
 
-	tg=$(gid_index "$tns" "$t" "$tip") && pg=$(gid_index "$pns" "$peer" "$pip") || return 1
-	rm -f "$targets" "$targets.stop"
 	counters_of "$t" >/tmp/before-t.txt && counters_of "$peer" >/tmp/before-p.txt || return 1
-	timeout 900 "$HELPERS/arxe-wiretarget" -t 840 "$t" "$tg" "$peer" "$pg" "$targets" \
-		>/tmp/wiretarget.log 2>&1 &
-	wpid=$!
-	for ((i = 0; i < 120; i++)); do
-		grep -qx ready /tmp/wiretarget.log && break
-		kill -0 "$wpid" 2>/dev/null || break
-		sleep 0.5
-	done
-	if ! grep -qx ready /tmp/wiretarget.log; then
-		kill "$wpid" 2>/dev/null
-		wait "$wpid"
-		cat /tmp/wiretarget.log
-		fail "arxe-wiretarget did not get ready on $t"
-		return 1
-	fi
-	cat "$targets"
+	wiretarget_start "$t" "$tns" "$tip" "$peer" "$pns" "$pip" "$targets" || return 1
+	wpid=$WPID
 	in_ns "$pns" timeout 600 "$HELPERS/arxe-craft" -s "$SEED" -n "$count" -t 540 \
 		-c "$pdev" -S "$pip" -D "$tip" "$targets" >/tmp/craft.log 2>&1 || st=$?
 	touch "$targets.stop"
@@ -133,6 +143,35 @@ accounted() {
 	if [ "$lost" -lt 0 ] || [ "$lost" -gt $((${spoofed:-0} + want / 100)) ]; then
 		fail "$lost packets of $want are not accounted for (more than the spoofed ones and 1%)"
 	fi
+}
+
+# read_replay: arxe-craft's read-replay probe (see craft.c, -R) at arxe0's
+# idle RC QPs while wiretarget's flow runs: an RDMA READ, a zero-length
+# WRITE, the READ again. arxe0 replays the READ (duplicate_request moves
+# once per QP probed) without a kernel report and keeps its canaries and
+# a byte-exact transfer. Stock rxe warns in rxe_mr_copy() there (a replay
+# after a zero-length request copies from no MR), so rxe0 is not probed.
+read_replay() {
+	local targets=/tmp/targets-replay.txt st=0 qps dup seen
+
+	xlate_set aligned || return 1
+	seen=$(dmesg | wc -l)
+	counters_of arxe0 >/tmp/before-t.txt || return 1
+	wiretarget_start arxe0 "" "$A_IP" rxe0 peer "$P_IP" "$targets" || return 1
+	in_ns peer timeout 120 "$HELPERS/arxe-craft" -R -t 100 -c eth1 -S "$P_IP" -D "$A_IP" \
+		"$targets" >/tmp/craft.log 2>&1 || st=$?
+	sleep 1
+	touch "$targets.stop"
+	wait "$WPID" || st=$((st ? st : 100))
+	cat /tmp/craft.log /tmp/wiretarget.log
+	counters_of arxe0 >/tmp/after-t.txt || return 1
+	qps=$(grep -c '^read-replay probe: qp ' /tmp/craft.log)
+	dup=$(delta /tmp/before-t.txt /tmp/after-t.txt duplicate_request)
+	echo "QPs probed: $qps; duplicate_request +$dup" | tee -a "$SUMMARY"
+	dmesg | tail -n +"$((seen + 1))" | dmesg_problems | grep . && fail "the probe made a kernel report" && return 1
+	[ "$st" -eq 0 ] || fail "the probe or arxe-wiretarget failed (status $st)" || return 1
+	[ "$qps" -ge 1 ] || fail "no QP was probed" || return 1
+	[ "$dup" -ge "$qps" ] || fail "arxe0 replayed $dup READs for $qps QPs probed"
 }
 
 # storm_arxe MODE COUNT: COUNT packets at arxe0 in translation MODE.
@@ -206,6 +245,7 @@ after_xfer() {
 tap_begin
 [ -z "$TAP_LIST" ] && : >"$SUMMARY"
 t setup setup_arxe_and_rxe
+t read-replay-after-zero-length-write read_replay
 t storm-arxe0-aligned storm_arxe aligned "$COUNT"
 t storm-arxe0-iova storm_arxe iova $((COUNT / 4))
 t storm-arxe0-pages storm_arxe pages $((COUNT / 4))
