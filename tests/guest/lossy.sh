@@ -106,9 +106,9 @@ snapshot() {
 	local d
 
 	for d in "$@"; do
-		rdma statistic show link "$d/1" | awk -v d="$d" -v names="${RETRANS_COUNTERS[*]}" '
+		counters_of "$d" | awk -v d="$d" -v names="${RETRANS_COUNTERS[*]}" '
 			BEGIN { n = split(names, c, " ") }
-			{ for (i = 1; i < NF; i++) v[$i] = $(i + 1) }
+			{ v[$1] = $2 }
 			END { for (k = 1; k <= n; k++) print d, c[k], (c[k] in v) ? v[c[k]] : "-" }'
 	done
 }
