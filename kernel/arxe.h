@@ -141,6 +141,12 @@ struct arxe_mr {
 	bool writable;
 	bool counted;			/* in the device's counters */
 	bool revoked;			/* unmapped: the device went away */
+	/*
+	 * aligned user MR: linked, IOTLB not synced yet. The data path syncs
+	 * before its first translation (arxe_mr_sync()), under @sync_lock.
+	 */
+	bool unsynced;
+	spinlock_t sync_lock;		/* serializes the first-use sync */
 	struct list_head dev_node;	/* mapped: on the device's mrs */
 	u64 leaves[ARXE_NR_LEAVES];	/* IOMMU leaves by size */
 	u64 phys_pgsz;			/* best page size of the layout */

@@ -238,6 +238,7 @@ void arxe_mr_init(struct rxe_mr *mr, int access)
 	struct arxe_mr *x = &mr->xlate;
 
 	rwlock_init(&x->lock);
+	spin_lock_init(&x->sync_lock);
 	INIT_LIST_HEAD(&x->dev_node);
 	x->mode = access & IB_ACCESS_ON_DEMAND ? ARXE_XLATE_ODP :
 		  ARXE_XLATE_PAGES;
@@ -488,6 +489,8 @@ static int arxe_iova_alloc(struct rxe_dev *rxe, struct arxe_mr *x, u64 va0,
 
 /* Runs of an aligned MR's pages that its release batches. */
 #define ARXE_RELEASE_RUNS (PAGE_SIZE / sizeof(struct arxe_run))
+/* Runs (and pages) a small MR's release (and pinning) keeps on the stack. */
+#define ARXE_STACK_BATCH 8
 
 /*
  * One batch of an aligned MR's release: unlink [@from, @to) of its
@@ -516,7 +519,8 @@ static void arxe_release_batch(struct arxe_mr *x, u64 from, u64 to,
  * its IOMMU mapping (no page list is kept): page by page, or 2 MiB chunk
  * by chunk when pinning saw the memory contiguous within every 2 MiB
  * chunk of the IOVA (x->chunked, huge-page memory). Runs are gathered
- * into batches; each batch is unlinked before its pages are unpinned. A
+ * into batches (a few on the stack, a page of them when there are more);
+ * each batch is unlinked before its pages are unpinned. A
  * page the IOMMU does not map (which would be arxe's bug) cannot be
  * unpinned: it is counted in xlate_release_errors and reported. Process
  * context; no access can use the mapping (the MR is unreachable and has
@@ -526,16 +530,11 @@ static void arxe_unmap_linked(struct rxe_dev *rxe, struct arxe_mr *x,
 			      u64 linked)
 {
 	dma_addr_t iova = x->state.addr + x->place;
-	struct arxe_run one, *runs;
-	unsigned int n = 0, cap = ARXE_RELEASE_RUNS;
+	struct arxe_run few[ARXE_STACK_BATCH], *runs = few;
+	unsigned int n = 0, cap = ARXE_STACK_BATCH;
 	u64 off, step, from = 0, missing = 0;
 	phys_addr_t phys;
 
-	runs = (struct arxe_run *)__get_free_page(GFP_KERNEL);
-	if (!runs) {
-		runs = &one;
-		cap = 1;
-	}
 	for (off = 0; off < linked; off += step) {
 		step = PAGE_SIZE;
 		if (x->chunked)
@@ -545,6 +544,16 @@ static void arxe_unmap_linked(struct rxe_dev *rxe, struct arxe_mr *x,
 		if (n && phys == runs[n - 1].phys + runs[n - 1].off) {
 			runs[n - 1].off += step;
 			continue;
+		}
+		/* more runs than the stack holds: a page of them, if there is one */
+		if (phys && n == cap && runs == few) {
+			runs = (struct arxe_run *)__get_free_page(GFP_KERNEL);
+			if (runs) {
+				memcpy(runs, few, sizeof(few));
+				cap = ARXE_RELEASE_RUNS;
+			} else {
+				runs = few;
+			}
 		}
 		/* a break in the layout: a point to unlink up to */
 		if (!phys || n == cap) {
@@ -561,7 +570,7 @@ static void arxe_unmap_linked(struct rxe_dev *rxe, struct arxe_mr *x,
 		runs[n++] = (struct arxe_run){ .off = step, .phys = phys };
 	}
 	arxe_release_batch(x, from, linked, runs, n);
-	if (runs != &one)
+	if (runs != few)
 		free_page((unsigned long)runs);
 	if (missing) {
 		rxe_counter_add(rxe, ARXE_CNT_RELEASE_ERRORS, 1);
@@ -589,8 +598,10 @@ static void arxe_unaccount(struct arxe_mr *x)
  * The aligned mode: pin [start, start + length) folio by folio (long-term
  * pins, RLIMIT_MEMLOCK accounted as ib_umem_get() does), allocate the IOVA
  * once the backing of the first page tells the alignment, link each
- * physically contiguous run, sync once. Only a one-page batch of page
- * pointers is held while pinning.
+ * physically contiguous run. Only a one-page batch of page pointers is
+ * held while pinning (a few on the stack for a small MR). The IOTLB is
+ * synced once, by the data path before the mapping's first use
+ * (arxe_mr_sync()): a registration nobody accesses never pays for it.
  */
 static int arxe_mr_map_aligned(struct rxe_dev *rxe, struct rxe_mr *mr,
 			       struct device *dev, u64 start, u64 length)
@@ -603,7 +614,8 @@ static int arxe_mr_map_aligned(struct rxe_dev *rxe, struct rxe_mr *mr,
 	u64 left = span >> PAGE_SHIFT, cur = va0, linked = 0, run_len = 0;
 	phys_addr_t run_phys = 0, phys;
 	unsigned long lock_limit, new_pinned;
-	struct page **pages;
+	struct page *few[ARXE_STACK_BATCH], **pages = few;
+	unsigned long batch = ARXE_STACK_BATCH;
 	bool allocated = false;
 	long pinned, i = 0;
 	int err;
@@ -631,17 +643,20 @@ static int arxe_mr_map_aligned(struct rxe_dev *rxe, struct rxe_mr *mr,
 	}
 	x->dev = get_device(dev);
 
-	pages = (struct page **)__get_free_page(GFP_KERNEL);
-	if (!pages) {
-		err = -ENOMEM;
-		goto err_account;
+	if (left > ARXE_STACK_BATCH) {
+		pages = (struct page **)__get_free_page(GFP_KERNEL);
+		if (!pages) {
+			err = -ENOMEM;
+			goto err_account;
+		}
+		batch = PAGE_SIZE / sizeof(*pages);
 	}
 	if (x->writable)
 		gup_flags |= FOLL_WRITE;
 
 	while (left) {
 		cond_resched();
-		pinned = pin_user_pages_fast(cur, min_t(u64, left, PAGE_SIZE / sizeof(*pages)),
+		pinned = pin_user_pages_fast(cur, min_t(u64, left, batch),
 					     gup_flags, pages);
 		if (pinned <= 0) {
 			err = pinned ? pinned : -EFAULT;
@@ -689,12 +704,9 @@ static int arxe_mr_map_aligned(struct rxe_dev *rxe, struct rxe_mr *mr,
 		goto err_batch;
 	}
 	arxe_mr_add_run(x, &layout, linked, run_phys, run_len);
-	linked += run_len;
-	run_len = 0;
-	err = dma_iova_sync(dev, &x->state, x->place, linked);
-	if (err)
-		goto err_unmap;
-	free_page((unsigned long)pages);
+	x->unsynced = true;
+	if (pages != few)
+		free_page((unsigned long)pages);
 	arxe_mr_finish_layout(x, &layout);
 	return 0;
 
@@ -706,10 +718,10 @@ err_unpin:
 	if (run_len)
 		unpin_user_page_range_dirty_lock(phys_to_page(run_phys),
 						 run_len >> PAGE_SHIFT, false);
-err_unmap:
 	if (allocated)
 		arxe_unmap_aligned(rxe, x, linked);
-	free_page((unsigned long)pages);
+	if (pages != few)
+		free_page((unsigned long)pages);
 err_account:
 	arxe_unaccount(x);
 	put_device(x->dev);

@@ -63,12 +63,36 @@ bool arxe_mr_translated(struct rxe_mr *mr)
 }
 
 /*
+ * arxe_mr_sync - sync the IOTLB over an aligned MR's mapping before the
+ * data path first uses it: registration links without syncing. Called
+ * with the MR's lock held for reading (the mapping cannot go) and bottom
+ * halves disabled; dma_iova_sync() may be called where dma_map_page()
+ * may, atomic context included.
+ */
+static int arxe_mr_sync(struct arxe_mr *x)
+{
+	int err = 0;
+
+	spin_lock(&x->sync_lock);
+	if (!x->unsynced)
+		goto out;
+	err = dma_iova_sync(x->dev, &x->state, x->place, x->span);
+	if (err)
+		goto out;
+	/* pairs with arxe_tlb_fill(): synced before it reads clear */
+	smp_store_release(&x->unsynced, false);
+out:
+	spin_unlock(&x->sync_lock);
+	return err;
+}
+
+/*
  * arxe_tlb_fill - resolve bus address @bus of @x through the IOMMU into a
  * cache entry: the physically contiguous run from @bus's page, at least to
  * @want (or as far as it is contiguous), and on to the end of the 2 MiB
  * leaf when @bus and its physical address are congruent modulo 2 MiB.
  * Never beyond the mapping. Returns the entry, or NULL if the IOMMU maps
- * nothing at @bus.
+ * nothing at @bus or the mapping could not be synced.
  */
 static struct arxe_tlb_entry *arxe_tlb_fill(struct arxe_tlb *tlb,
 					    struct arxe_mr *x, dma_addr_t bus,
@@ -79,6 +103,9 @@ static struct arxe_tlb_entry *arxe_tlb_fill(struct arxe_tlb *tlb,
 	phys_addr_t phys;
 	u64 len;
 
+	/* pairs with arxe_mr_sync(): clear only once the sync is done */
+	if (unlikely(smp_load_acquire(&x->unsynced)) && arxe_mr_sync(x))
+		return NULL;
 	phys = iommu_iova_to_phys(x->domain, page);
 	if (!phys)
 		return NULL;
