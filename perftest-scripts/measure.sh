@@ -11,15 +11,27 @@
 #   frwr       fast-registration cycles of a kernel user (the test module
 #              arxe_frwr_test, registration alone) per page-list length.
 #
-#   measure.sh quick|full
+#   measure.sh quick|full [all|data|reg]
 #
-# Writes to /arxe/out: perftest.csv, regcost.csv, frwr.csv, the raw output
-# under raw/, and prints "progress DONE TOTAL WHAT" before each step.
+# The second argument picks the measurements: all (the default), data
+# (perftest and frwr) or reg (regcost), for perftest-scripts/run, which
+# measures registration in a guest of its own on the virtual clock.
+# Writes to /arxe/out: perftest.csv and frwr.csv (all, data), regcost.csv
+# (all, reg), the raw output under raw/, and prints "progress DONE TOTAL
+# WHAT" before each step.
 set -euo pipefail
 # shellcheck source=tests/guest/lib.sh
 . /arxe/src/tests/guest/lib.sh
 
 level=${1:-full}
+part=${2:-all}
+case "$part" in
+all | data | reg) ;;
+*)
+	echo "measure.sh: the part to measure is all, data or reg" >&2
+	exit 2
+	;;
+esac
 out=/arxe/out
 raw=$out/raw
 mkdir -p "$raw"
@@ -35,21 +47,23 @@ declare -A provider=(
 
 if [ "$level" = quick ]; then
 	reps=1
+	reg_reps=5
 	bw_sizes=(65536)
 	big_sizes=()
 	lat_sizes=(2)
 	variant_tools=()
-	reg_sizes=(4K 2M 100M)
+	reg_sizes=(4K 64K 2M 100M)
 	reg_backings=(anon thp)
 	frwr_pages=(16)
 	frwr_cycles=200
 else
 	reps=3
+	reg_reps=7
 	bw_sizes=(2 4096 65536 1048576)
 	big_sizes=(8388608)
 	lat_sizes=(2 4096 65536)
 	variant_tools=(ib_write_bw ib_read_bw ib_send_bw)
-	reg_sizes=(4K 2M 100M 1G 4G)
+	reg_sizes=(4K 64K 2M 100M 1G 4G)
 	reg_backings=(anon thp huge2m)
 	frwr_pages=(1 16 256)
 	frwr_cycles=1000
@@ -58,7 +72,9 @@ fi
 # The plan: one line per step, "KIND PROVIDER ARGS...". Repetitions are
 # the outer loop, so that each provider's runs spread over the whole run.
 plan=()
-for rep in $(seq "$reps"); do
+data_reps=$reps
+[ "$part" != reg ] || data_reps=0
+for rep in $(seq "$data_reps"); do
 	for p in "${providers[@]}"; do
 		for tool in ib_write_bw ib_read_bw; do
 			for size in "${bw_sizes[@]}" "${big_sizes[@]}"; do
@@ -80,12 +96,16 @@ for rep in $(seq "$reps"); do
 	done
 done
 for p in "${providers[@]}"; do
-	for backing in "${reg_backings[@]}"; do
-		plan+=("reg $p $backing")
-	done
-	for pages in "${frwr_pages[@]}"; do
-		plan+=("frwr $p $pages")
-	done
+	if [ "$part" != data ]; then
+		for backing in "${reg_backings[@]}"; do
+			plan+=("reg $p $backing")
+		done
+	fi
+	if [ "$part" != reg ]; then
+		for pages in "${frwr_pages[@]}"; do
+			plan+=("frwr $p $pages")
+		done
+	fi
 done
 
 # use PROVIDER: set name, dev, ns and ip; arxe0 translates new MRs so.
@@ -167,7 +187,7 @@ regcost() {
 		esac
 		hugepages $((max_mib / 2 + 8))
 	fi
-	in_ns "$ns" "$HELPERS/arxe-regcost" -r "$reps" -m "$backing" "$dev" "${reg_sizes[@]}" \
+	in_ns "$ns" "$HELPERS/arxe-regcost" -r "$reg_reps" -m "$backing" "$dev" "${reg_sizes[@]}" \
 		2>>"$raw/regcost-$name.err" | sed "s/^/$name,/" >>"$out/regcost.csv"
 	hugepages 64
 }
@@ -193,10 +213,14 @@ frwr() {
 setup_arxe_and_rxe >"$raw/setup.txt" 2>&1 || { cat "$raw/setup.txt"; exit 1; }
 echo always >/sys/kernel/mm/transparent_hugepage/defrag
 hugepages 64
-echo "provider,tool,variant,bytes,rep,value" >"$out/perftest.csv"
-echo "provider,device,backing,bytes,reg_us,reg_us_min,reg_us_max,dereg_us,kmem_kb,table_bytes,hw_mtt_4k,hw_mtt_phys,hw_mtt_iova,leaves_4k,leaves_2m,leaves_1g,status" \
-	>"$out/regcost.csv"
-echo "provider,pages,cycles,ns_per_cycle,iova_allocs_per_cycle" >"$out/frwr.csv"
+if [ "$part" != reg ]; then
+	echo "provider,tool,variant,bytes,rep,value" >"$out/perftest.csv"
+	echo "provider,pages,cycles,ns_per_cycle,iova_allocs_per_cycle" >"$out/frwr.csv"
+fi
+if [ "$part" != data ]; then
+	echo "provider,device,backing,bytes,reg_us,reg_us_min,reg_us_max,dereg_us,kmem_kb,table_bytes,hw_mtt_4k,hw_mtt_phys,hw_mtt_iova,leaves_4k,leaves_2m,leaves_1g,status" \
+		>"$out/regcost.csv"
+fi
 {
 	uname -r
 	grep -m1 'model name' /proc/cpuinfo
@@ -216,8 +240,8 @@ for step in "${plan[@]}"; do
 	done=$((done + 1))
 done
 echo "progress $done ${#plan[@]} done"
-if ! kernel_clean >"$raw/kernel-log.txt" 2>&1; then
-	echo "warning: the kernel log shows a problem, see raw/kernel-log.txt"
+if ! kernel_clean >"$raw/kernel-log-$part.txt" 2>&1; then
+	echo "warning: the kernel log shows a problem, see raw/kernel-log-$part.txt"
 else
-	rm "$raw/kernel-log.txt"
+	rm "$raw/kernel-log-$part.txt"
 fi
