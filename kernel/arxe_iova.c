@@ -533,6 +533,7 @@ static void arxe_unmap_linked(struct rxe_dev *rxe, struct arxe_mr *x,
 	struct arxe_run few[ARXE_STACK_BATCH], *runs = few;
 	unsigned int n = 0, cap = ARXE_STACK_BATCH;
 	u64 off, step, from = 0, missing = 0;
+	bool tried = false;
 	phys_addr_t phys;
 
 	for (off = 0; off < linked; off += step) {
@@ -546,8 +547,10 @@ static void arxe_unmap_linked(struct rxe_dev *rxe, struct arxe_mr *x,
 			continue;
 		}
 		/* more runs than the stack holds: a page of them, if there is one */
-		if (phys && n == cap && runs == few) {
-			runs = (struct arxe_run *)__get_free_page(GFP_KERNEL);
+		if (phys && n == cap && !tried) {
+			tried = true;
+			runs = (struct arxe_run *)__get_free_page(GFP_KERNEL |
+								  __GFP_NOWARN);
 			if (runs) {
 				memcpy(runs, few, sizeof(few));
 				cap = ARXE_RELEASE_RUNS;

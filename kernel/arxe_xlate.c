@@ -77,8 +77,11 @@ static int arxe_mr_sync(struct arxe_mr *x)
 	if (!x->unsynced)
 		goto out;
 	err = dma_iova_sync(x->dev, &x->state, x->place, x->span);
-	if (err)
+	if (err) {
+		dev_warn_ratelimited(x->dev, "arxe: syncing the IOTLB for an MR failed (%d): its accesses fail\n",
+				     err);
 		goto out;
+	}
 	/* pairs with arxe_tlb_fill(): synced before it reads clear */
 	smp_store_release(&x->unsynced, false);
 out:
