@@ -95,6 +95,11 @@ struct arxe_run {
 	phys_addr_t phys;
 };
 
+/* Entries of an aligned MR's pin record kept in struct arxe_mr itself. */
+#define ARXE_PIN_FEW 2
+/* Pages one pin record entry holds: its count less one fits below PAGE_SHIFT. */
+#define ARXE_PIN_MAX_PAGES BIT(PAGE_SHIFT)
+
 /*
  * Translation state of one MR, embedded in struct rxe_mr. O(1) in the MR's
  * size, except for a fallback MR's run table (one entry per physically
@@ -137,7 +142,17 @@ struct arxe_mr {
 	int map_err;			/* FRWR map: a link failed */
 	unsigned long npages;		/* aligned: pins in mm->pinned_vm */
 	struct mm_struct *mm;		/* aligned: grabbed */
-	bool chunked;			/* aligned: runs break only at 2 MiB */
+	/*
+	 * aligned user MR: its pin record, what release unpins once the
+	 * mapping is unlinked. Each entry is a physically contiguous piece
+	 * of the linked runs, the address of its first page ORed with its
+	 * page count less one (at most ARXE_PIN_MAX_PAGES pages). @pins is
+	 * @pin_few for a record of at most ARXE_PIN_FEW entries.
+	 */
+	u64 *pins;
+	unsigned int nr_pins;
+	unsigned int max_pins;
+	u64 pin_few[ARXE_PIN_FEW];
 	bool writable;
 	bool counted;			/* in the device's counters */
 	bool revoked;			/* unmapped: the device went away */

@@ -487,106 +487,83 @@ static int arxe_iova_alloc(struct rxe_dev *rxe, struct arxe_mr *x, u64 va0,
 	return -ENOMEM;
 }
 
-/* Runs of an aligned MR's pages that its release batches. */
-#define ARXE_RELEASE_RUNS (PAGE_SIZE / sizeof(struct arxe_run))
-/* Runs (and pages) a small MR's release (and pinning) keeps on the stack. */
+/* Pages a small MR's pinning keeps the page pointers of on the stack. */
 #define ARXE_STACK_BATCH 8
 
 /*
- * One batch of an aligned MR's release: unlink [@from, @to) of its
- * mapping (dma_iova_unlink() syncs the IOTLB), and only then unpin the
- * @n physically contiguous runs (runs[i].off holds the run's length) that
- * were linked there, so that no freed page stays reachable by the device.
- * @from and @to lie where the physical layout breaks, so no IOMMU leaf
- * straddles them.
+ * arxe_pins_add - note the physically contiguous run [@phys, @phys + @len)
+ * (page aligned) in @x's pin record, growing the record as needed: in
+ * the struct for a few entries, then an array that doubles.
  */
-static void arxe_release_batch(struct arxe_mr *x, u64 from, u64 to,
-			       struct arxe_run *runs, unsigned int n)
+static int arxe_pins_add(struct arxe_mr *x, phys_addr_t phys, u64 len)
 {
-	unsigned int i;
+	u64 pages = len >> PAGE_SHIFT, n;
+	unsigned int max;
+	u64 *grown;
 
-	if (to > from)
-		dma_iova_unlink(x->dev, &x->state, x->place + from, to - from,
-				DMA_BIDIRECTIONAL, 0);
-	for (i = 0; i < n; i++)
-		unpin_user_page_range_dirty_lock(phys_to_page(runs[i].phys),
-						 runs[i].off >> PAGE_SHIFT,
-						 x->writable);
+	while (pages) {
+		if (x->nr_pins == x->max_pins) {
+			if (x->max_pins > UINT_MAX / 2)
+				return -ENOMEM;
+			max = x->max_pins * 2;
+			grown = kvmalloc_array(max, sizeof(*grown), GFP_KERNEL);
+			if (!grown)
+				return -ENOMEM;
+			memcpy(grown, x->pins, x->nr_pins * sizeof(*grown));
+			if (x->pins != x->pin_few)
+				kvfree(x->pins);
+			x->pins = grown;
+			x->max_pins = max;
+		}
+		n = min_t(u64, pages, ARXE_PIN_MAX_PAGES);
+		x->pins[x->nr_pins++] = phys | (n - 1);
+		phys += n << PAGE_SHIFT;
+		pages -= n;
+	}
+	return 0;
+}
+
+/* arxe_pins_init - give @x an empty pin record. */
+static void arxe_pins_init(struct arxe_mr *x)
+{
+	x->pins = x->pin_few;
+	x->nr_pins = 0;
+	x->max_pins = ARXE_PIN_FEW;
 }
 
 /*
- * Undo what is linked in [0, @linked) of an aligned MR, found by walking
- * its IOMMU mapping (no page list is kept): page by page, or 2 MiB chunk
- * by chunk when pinning saw the memory contiguous within every 2 MiB
- * chunk of the IOVA (x->chunked, huge-page memory). Runs are gathered
- * into batches (a few on the stack, a page of them when there are more);
- * each batch is unlinked before its pages are unpinned. A
- * page the IOMMU does not map (which would be arxe's bug) cannot be
- * unpinned: it is counted in xlate_release_errors and reported. Process
- * context; no access can use the mapping (the MR is unreachable and has
- * no users).
+ * Undo an aligned MR's mapping of [0, @linked), which its pin record
+ * covers exactly: unlink it (dma_iova_unlink() syncs the IOTLB), and only
+ * then unpin what the record holds, so that no freed page stays
+ * reachable by the device. Process context; no access can use the
+ * mapping (the MR is unreachable and has no users, or was revoked).
  */
-static void arxe_unmap_linked(struct rxe_dev *rxe, struct arxe_mr *x,
-			      u64 linked)
+static void arxe_unmap_linked(struct arxe_mr *x, u64 linked)
 {
-	dma_addr_t iova = x->state.addr + x->place;
-	struct arxe_run few[ARXE_STACK_BATCH], *runs = few;
-	unsigned int n = 0, cap = ARXE_STACK_BATCH;
-	u64 off, step, from = 0, missing = 0;
-	bool tried = false;
-	phys_addr_t phys;
+	unsigned int i;
+	u64 pin;
 
-	for (off = 0; off < linked; off += step) {
-		step = PAGE_SIZE;
-		if (x->chunked)
-			step = min(ALIGN(iova + off + 1, SZ_2M) - (iova + off),
-				   linked - off);
-		phys = iommu_iova_to_phys(x->domain, iova + off);
-		if (n && phys == runs[n - 1].phys + runs[n - 1].off) {
-			runs[n - 1].off += step;
-			continue;
-		}
-		/* more runs than the stack holds: a page of them, if there is one */
-		if (phys && n == cap && !tried) {
-			tried = true;
-			runs = (struct arxe_run *)__get_free_page(GFP_KERNEL |
-								  __GFP_NOWARN);
-			if (runs) {
-				memcpy(runs, few, sizeof(few));
-				cap = ARXE_RELEASE_RUNS;
-			} else {
-				runs = few;
-			}
-		}
-		/* a break in the layout: a point to unlink up to */
-		if (!phys || n == cap) {
-			arxe_release_batch(x, from, off, runs, n);
-			n = 0;
-			from = off;
+	if (linked)
+		dma_iova_unlink(x->dev, &x->state, x->place, linked,
+				DMA_BIDIRECTIONAL, 0);
+	for (i = 0; i < x->nr_pins; i++) {
+		pin = x->pins[i];
+		unpin_user_page_range_dirty_lock(phys_to_page(pin & PAGE_MASK),
+						 (pin & ~PAGE_MASK) + 1,
+						 x->writable);
+		if (!(i % 64))
 			cond_resched();
-		}
-		if (!phys) {
-			missing += step;
-			from = off + step;
-			continue;
-		}
-		runs[n++] = (struct arxe_run){ .off = step, .phys = phys };
 	}
-	arxe_release_batch(x, from, linked, runs, n);
-	if (runs != few)
-		free_page((unsigned long)runs);
-	if (missing) {
-		rxe_counter_add(rxe, ARXE_CNT_RELEASE_ERRORS, 1);
-		pr_warn_ratelimited("%s: %llu bytes of an MR were not mapped at release; their pins are lost\n",
-				    dev_name(&rxe->ib_dev.dev), missing);
-	}
+	if (x->pins != x->pin_few)
+		kvfree(x->pins);
+	arxe_pins_init(x);
 }
 
 /* Undo an aligned MR's mapping of [0, @linked) and its IOVA space. */
 static void arxe_unmap_aligned(struct rxe_dev *rxe, struct arxe_mr *x,
 			       u64 linked)
 {
-	arxe_unmap_linked(rxe, x, linked);
+	arxe_unmap_linked(x, linked);
 	arxe_iova_free(rxe, x);
 }
 
@@ -598,11 +575,36 @@ static void arxe_unaccount(struct arxe_mr *x)
 }
 
 /*
+ * Link the pinned run [@run_phys, @run_phys + @run_len) at offset @linked
+ * of an aligned MR's mapping and note it in the MR's pin record and
+ * @layout. On failure the run is neither linked nor recorded.
+ */
+static int arxe_mr_link_run(struct arxe_mr *x, struct arxe_layout *layout,
+			    u64 linked, phys_addr_t run_phys, u64 run_len)
+{
+	unsigned int nr_pins = x->nr_pins;
+	int err;
+
+	err = arxe_pins_add(x, run_phys, run_len);
+	if (err)
+		return err;
+	err = dma_iova_link(x->dev, &x->state, run_phys, x->place + linked,
+			    run_len, DMA_BIDIRECTIONAL, 0);
+	if (err) {
+		x->nr_pins = nr_pins;
+		return err;
+	}
+	arxe_mr_add_run(x, layout, linked, run_phys, run_len);
+	return 0;
+}
+
+/*
  * The aligned mode: pin [start, start + length) folio by folio (long-term
  * pins, RLIMIT_MEMLOCK accounted as ib_umem_get() does), allocate the IOVA
  * once the backing of the first page tells the alignment, link each
- * physically contiguous run. Only a one-page batch of page pointers is
- * held while pinning (a few on the stack for a small MR). The IOTLB is
+ * physically contiguous run and note it in the MR's pin record (one entry
+ * per run, in the struct for a small MR). Only a one-page batch of page
+ * pointers is held while pinning (a few on the stack for a small MR). The IOTLB is
  * synced once, by the data path before the mapping's first use
  * (arxe_mr_sync()): a registration nobody accesses never pays for it.
  */
@@ -633,7 +635,7 @@ static int arxe_mr_map_aligned(struct rxe_dev *rxe, struct rxe_mr *mr,
 
 	x->span = span;
 	x->npages = left;
-	x->chunked = true;
+	arxe_pins_init(x);
 	x->mm = current->mm;
 	mmgrab(x->mm);
 	lock_limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
@@ -684,14 +686,10 @@ static int arxe_mr_map_aligned(struct rxe_dev *rxe, struct rxe_mr *mr,
 				continue;
 			}
 			if (run_len) {
-				if ((x->first + linked + run_len) & (SZ_2M - 1))
-					x->chunked = false;
-				err = dma_iova_link(dev, &x->state, run_phys,
-						    x->place + linked, run_len,
-						    DMA_BIDIRECTIONAL, 0);
+				err = arxe_mr_link_run(x, &layout, linked,
+						       run_phys, run_len);
 				if (err)
 					goto err_batch;
-				arxe_mr_add_run(x, &layout, linked, run_phys, run_len);
 				linked += run_len;
 			}
 			run_phys = phys;
@@ -700,13 +698,11 @@ static int arxe_mr_map_aligned(struct rxe_dev *rxe, struct rxe_mr *mr,
 		cur += pinned << PAGE_SHIFT;
 		left -= pinned;
 	}
-	err = dma_iova_link(dev, &x->state, run_phys, x->place + linked, run_len,
-			    DMA_BIDIRECTIONAL, 0);
+	err = arxe_mr_link_run(x, &layout, linked, run_phys, run_len);
 	if (err) {
 		pinned = 0;
 		goto err_batch;
 	}
-	arxe_mr_add_run(x, &layout, linked, run_phys, run_len);
 	x->unsynced = true;
 	if (pages != few)
 		free_page((unsigned long)pages);

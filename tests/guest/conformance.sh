@@ -168,12 +168,12 @@ frwr_edges() {
 	[ "$b1" -eq "$b0" ] || fail "the IOVA space held changed"
 }
 
-# gauges_zero: no MR left, nothing pinned or held, no release error.
+# gauges_zero: no MR left, nothing pinned or held.
 gauges_zero() {
 	local c v bad=0
 
 	for c in xlate_mrs_pages xlate_mrs_iova xlate_mrs_aligned xlate_mrs_fallback \
-		xlate_table_bytes xlate_iova_bytes xlate_release_errors; do
+		xlate_table_bytes xlate_iova_bytes; do
 		v=$(counter arxe0 "$c")
 		echo "$c $v"
 		[ "$v" = 0 ] || bad=1
