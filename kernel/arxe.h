@@ -97,13 +97,13 @@ struct arxe_run {
 
 /* Entries of an aligned MR's pin record kept in struct arxe_mr itself. */
 #define ARXE_PIN_FEW 2
-/* Pages one pin record entry holds: its count less one fits below PAGE_SHIFT. */
-#define ARXE_PIN_MAX_PAGES BIT(PAGE_SHIFT)
 
 /*
- * Translation state of one MR, embedded in struct rxe_mr. O(1) in the MR's
- * size, except for a fallback MR's run table (one entry per physically
- * contiguous run): the device table of a translated MR is (bus, length).
+ * Translation state of one MR, embedded in struct rxe_mr. The device table
+ * of a translated MR is (bus, length), O(1) in the MR's size; a fallback
+ * MR's is a run table (one entry per physically contiguous run). An
+ * aligned MR also keeps a pin record, for its release: one entry per
+ * physically contiguous run (per 16 MiB of one), in the struct for two.
  *
  * The mapping is the range [first, first + span) of bus addresses, which
  * serves MR addresses [va0, va0 + span). A user MR's addresses are the
@@ -146,7 +146,7 @@ struct arxe_mr {
 	 * aligned user MR: its pin record, what release unpins once the
 	 * mapping is unlinked. Each entry is a physically contiguous piece
 	 * of the linked runs, the address of its first page ORed with its
-	 * page count less one (at most ARXE_PIN_MAX_PAGES pages). @pins is
+	 * page count less one (so at most PAGE_SIZE pages). @pins is
 	 * @pin_few for a record of at most ARXE_PIN_FEW entries.
 	 */
 	u64 *pins;

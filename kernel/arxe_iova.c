@@ -26,6 +26,7 @@
 #include <linux/pci.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
+#include <linux/slab.h>
 #include <rdma/ib_umem.h>
 #include <rdma/ib_umem_odp.h>
 
@@ -489,36 +490,53 @@ static int arxe_iova_alloc(struct rxe_dev *rxe, struct arxe_mr *x, u64 va0,
 
 /* Pages a small MR's pinning keeps the page pointers of on the stack. */
 #define ARXE_STACK_BATCH 8
+/* Pages one pin record entry holds: its count less one fits below PAGE_SHIFT. */
+#define ARXE_PIN_MAX_PAGES PAGE_SIZE
+/* Links (physically contiguous runs) one unlink at release takes at most. */
+#define ARXE_UNLINK_LINKS 1024
+/* Bytes one unlink at release takes at most, unless one link is larger. */
+#define ARXE_UNLINK_BYTES SZ_1G
+
+static phys_addr_t arxe_pin_phys(u64 pin)
+{
+	return pin & ~(u64)(PAGE_SIZE - 1);
+}
+
+static u64 arxe_pin_pages(u64 pin)
+{
+	return (pin & (PAGE_SIZE - 1)) + 1;
+}
 
 /*
  * arxe_pins_add - note the physically contiguous run [@phys, @phys + @len)
- * (page aligned) in @x's pin record, growing the record as needed: in
- * the struct for a few entries, then an array that doubles.
+ * (page aligned) in @x's pin record, all of it or (on -ENOMEM) none of
+ * it. The record grows as needed: in the struct for a few entries, then
+ * an array that doubles, never beyond one entry per pinned page.
  */
 static int arxe_pins_add(struct arxe_mr *x, phys_addr_t phys, u64 len)
 {
-	u64 pages = len >> PAGE_SHIFT, n;
-	unsigned int max;
+	u64 pages = len >> PAGE_SHIFT, need, max, n;
 	u64 *grown;
 
-	while (pages) {
-		if (x->nr_pins == x->max_pins) {
-			if (x->max_pins > UINT_MAX / 2)
-				return -ENOMEM;
-			max = x->max_pins * 2;
-			grown = kvmalloc_array(max, sizeof(*grown), GFP_KERNEL);
-			if (!grown)
-				return -ENOMEM;
-			memcpy(grown, x->pins, x->nr_pins * sizeof(*grown));
-			if (x->pins != x->pin_few)
-				kvfree(x->pins);
-			x->pins = grown;
-			x->max_pins = max;
-		}
+	need = x->nr_pins + DIV_ROUND_UP(pages, ARXE_PIN_MAX_PAGES);
+	if (need > x->max_pins) {
+		max = min_t(u64, max_t(u64, need, (u64)x->max_pins * 2),
+			    x->npages);
+		if (max < need || max > INT_MAX / sizeof(*grown))
+			return -ENOMEM;
+		grown = kvmalloc_array(max, sizeof(*grown),
+				       GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+		if (!grown)
+			return -ENOMEM;
+		memcpy(grown, x->pins, x->nr_pins * sizeof(*grown));
+		if (x->pins != x->pin_few)
+			kvfree(x->pins);
+		x->pins = grown;
+		x->max_pins = max;
+	}
+	for (; pages; pages -= n, phys += n << PAGE_SHIFT) {
 		n = min_t(u64, pages, ARXE_PIN_MAX_PAGES);
 		x->pins[x->nr_pins++] = phys | (n - 1);
-		phys += n << PAGE_SHIFT;
-		pages -= n;
 	}
 	return 0;
 }
@@ -532,28 +550,59 @@ static void arxe_pins_init(struct arxe_mr *x)
 }
 
 /*
+ * Unlink [@from, @to) of an aligned MR's mapping (dma_iova_unlink()
+ * syncs the IOTLB), and only then unpin the pin record's entries
+ * [@first, @last) that were linked there, so that no freed page stays
+ * reachable by the device.
+ */
+static void arxe_release_batch(struct arxe_mr *x, u64 from, u64 to,
+			       unsigned int first, unsigned int last)
+{
+	struct page *page;
+	unsigned int i;
+
+	if (to > from)
+		dma_iova_unlink(x->dev, &x->state, x->place + from, to - from,
+				DMA_BIDIRECTIONAL, 0);
+	for (i = first; i < last; i++) {
+		page = pfn_to_page(PHYS_PFN(arxe_pin_phys(x->pins[i])));
+		unpin_user_page_range_dirty_lock(page, arxe_pin_pages(x->pins[i]),
+						 x->writable);
+		cond_resched();
+	}
+}
+
+/*
  * Undo an aligned MR's mapping of [0, @linked), which its pin record
- * covers exactly: unlink it (dma_iova_unlink() syncs the IOTLB), and only
- * then unpin what the record holds, so that no freed page stays
- * reachable by the device. Process context; no access can use the
- * mapping (the MR is unreachable and has no users, or was revoked).
+ * covers exactly, in batches of at most ARXE_UNLINK_LINKS links and (but
+ * for a larger link) ARXE_UNLINK_BYTES bytes: an IOMMU driver may hold a
+ * lock with interrupts off for a whole unlink. A batch ends where a link
+ * does (where the record's next entry does not continue the previous
+ * one's pages), so that no IOMMU leaf straddles it. Process context; no
+ * access can use the mapping (the MR is unreachable and has no users, or
+ * was revoked).
  */
 static void arxe_unmap_linked(struct arxe_mr *x, u64 linked)
 {
-	unsigned int i;
-	u64 pin;
+	u64 off = 0, from = 0, bytes;
+	unsigned int i, first = 0, links = 0;
+	phys_addr_t end = 0;
 
-	if (linked)
-		dma_iova_unlink(x->dev, &x->state, x->place, linked,
-				DMA_BIDIRECTIONAL, 0);
 	for (i = 0; i < x->nr_pins; i++) {
-		pin = x->pins[i];
-		unpin_user_page_range_dirty_lock(phys_to_page(pin & PAGE_MASK),
-						 (pin & ~PAGE_MASK) + 1,
-						 x->writable);
-		if (!(i % 64))
-			cond_resched();
+		bytes = arxe_pin_pages(x->pins[i]) << PAGE_SHIFT;
+		if (i && arxe_pin_phys(x->pins[i]) != end &&
+		    (++links >= ARXE_UNLINK_LINKS ||
+		     off + bytes - from > ARXE_UNLINK_BYTES)) {
+			arxe_release_batch(x, from, off, first, i);
+			from = off;
+			first = i;
+			links = 0;
+		}
+		end = arxe_pin_phys(x->pins[i]) + bytes;
+		off += bytes;
 	}
+	WARN_ON_ONCE(off != linked);
+	arxe_release_batch(x, from, linked, first, x->nr_pins);
 	if (x->pins != x->pin_few)
 		kvfree(x->pins);
 	arxe_pins_init(x);
@@ -591,6 +640,7 @@ static int arxe_mr_link_run(struct arxe_mr *x, struct arxe_layout *layout,
 	err = dma_iova_link(x->dev, &x->state, run_phys, x->place + linked,
 			    run_len, DMA_BIDIRECTIONAL, 0);
 	if (err) {
+		/* arxe_pins_add() noted all of the run */
 		x->nr_pins = nr_pins;
 		return err;
 	}
@@ -602,9 +652,9 @@ static int arxe_mr_link_run(struct arxe_mr *x, struct arxe_layout *layout,
  * The aligned mode: pin [start, start + length) folio by folio (long-term
  * pins, RLIMIT_MEMLOCK accounted as ib_umem_get() does), allocate the IOVA
  * once the backing of the first page tells the alignment, link each
- * physically contiguous run and note it in the MR's pin record (one entry
- * per run, in the struct for a small MR). Only a one-page batch of page
- * pointers is held while pinning (a few on the stack for a small MR). The IOTLB is
+ * physically contiguous run and note it in the MR's pin record. Only a
+ * batch of page pointers (at most a page of them, a few on the stack for
+ * a small MR) is held while pinning. The IOTLB is
  * synced once, by the data path before the mapping's first use
  * (arxe_mr_sync()): a registration nobody accesses never pays for it.
  */
@@ -649,12 +699,13 @@ static int arxe_mr_map_aligned(struct rxe_dev *rxe, struct rxe_mr *mr,
 	x->dev = get_device(dev);
 
 	if (left > ARXE_STACK_BATCH) {
-		pages = (struct page **)__get_free_page(GFP_KERNEL);
+		/* no bigger than the MR needs: every allocation is cleared */
+		batch = min_t(u64, left, PAGE_SIZE / sizeof(*pages));
+		pages = kmalloc_array(batch, sizeof(*pages), GFP_KERNEL);
 		if (!pages) {
 			err = -ENOMEM;
 			goto err_account;
 		}
-		batch = PAGE_SIZE / sizeof(*pages);
 	}
 	if (x->writable)
 		gup_flags |= FOLL_WRITE;
@@ -705,7 +756,7 @@ static int arxe_mr_map_aligned(struct rxe_dev *rxe, struct rxe_mr *mr,
 	}
 	x->unsynced = true;
 	if (pages != few)
-		free_page((unsigned long)pages);
+		kfree(pages);
 	arxe_mr_finish_layout(x, &layout);
 	return 0;
 
@@ -720,7 +771,7 @@ err_unpin:
 	if (allocated)
 		arxe_unmap_aligned(rxe, x, linked);
 	if (pages != few)
-		free_page((unsigned long)pages);
+		kfree(pages);
 err_account:
 	arxe_unaccount(x);
 	put_device(x->dev);
