@@ -2,8 +2,9 @@
 /*
  * What the guest test helpers and arxe-regcost share: a verbs device opened
  * by name, and memory of a given backing (anonymous 4 KiB pages,
- * transparent huge pages or hugetlbfs pages) with the buffer at an offset
- * inside.
+ * transparent huge pages, hugetlbfs pages, or anonymous 4 KiB pages no two
+ * of which are physically adjacent in address order) with the buffer at an
+ * offset inside.
  */
 #ifndef ARXE_TEST_COMMON_H
 #define ARXE_TEST_COMMON_H
@@ -127,11 +128,12 @@ static inline int rc_to_rts(struct ibv_qp *qp, int rnr_retry, uint32_t sq_psn)
 			     IBV_QP_SQ_PSN | IBV_QP_MAX_QP_RD_ATOMIC);
 }
 
-enum backing { MEM_ANON, MEM_THP, MEM_HUGE2M, MEM_HUGE1G };
+enum backing { MEM_ANON, MEM_THP, MEM_HUGE2M, MEM_HUGE1G, MEM_SCATTERED };
 
 static inline int parse_backing(const char *s, enum backing *b)
 {
-	static const char *const names[] = { "anon", "thp", "huge2m", "huge1g" };
+	static const char *const names[] = { "anon", "thp", "huge2m", "huge1g",
+					     "scattered" };
 	unsigned int i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -139,13 +141,17 @@ static inline int parse_backing(const char *s, enum backing *b)
 			*b = i;
 			return 0;
 		}
-	fprintf(stderr, "backing must be anon, thp, huge2m or huge1g, not %s\n", s);
+	fprintf(stderr, "backing must be anon, thp, huge2m, huge1g or scattered, not %s\n", s);
 	return -1;
 }
 
 /*
  * alloc_backed - @len bytes at @offset inside memory of @b, every page
- * touched (so THP is populated). Returns the buffer or NULL.
+ * touched (so THP is populated). Scattered memory is anonymous 4 KiB
+ * pages touched from the last to the first: the page allocator hands out
+ * pages in ascending physical order, so each page lands below the one
+ * before it and a registration sees one physically contiguous run per
+ * page. Returns the buffer or NULL.
  */
 static inline unsigned char *alloc_backed(enum backing b, size_t len, size_t offset)
 {
@@ -175,11 +181,16 @@ static inline unsigned char *alloc_backed(enum backing b, size_t len, size_t off
 			perror("mmap");
 			return NULL;
 		}
-		if (b == MEM_ANON && madvise(p, size, MADV_NOHUGEPAGE))
+		if ((b == MEM_ANON || b == MEM_SCATTERED) &&
+		    madvise(p, size, MADV_NOHUGEPAGE))
 			perror("madvise(MADV_NOHUGEPAGE)");
 	}
-	for (i = 0; i < size; i += 4096)
-		p[i] = 0;
+	if (b == MEM_SCATTERED)
+		for (i = size; i; i -= 4096)
+			p[i - 4096] = 0;
+	else
+		for (i = 0; i < size; i += 4096)
+			p[i] = 0;
 	return p + offset;
 }
 

@@ -1390,7 +1390,7 @@ int main(int argc, char **argv)
 		case 'm':
 			if (parse_backing(optarg, &backing))
 				goto usage;
-			if (backing == MEM_HUGE1G) {
+			if (backing > MEM_HUGE2M) {
 				fprintf(stderr, "-m takes anon, thp or huge2m\n");
 				goto usage;
 			}

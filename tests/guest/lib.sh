@@ -375,6 +375,14 @@ release_mr() {
 	MR_VMPIN_AFTER_KB=$(sed -n 's/^deregistered vmpin_kb=//p' /tmp/mr-out)
 }
 
+# pins_held: pages pinned with FOLL_PIN in the whole system now (pins
+# acquired less pins released, the per-CPU counts folded in first).
+pins_held() {
+	echo 1 >/proc/sys/vm/stat_refresh 2>/dev/null
+	awk '$1 == "nr_foll_pin_acquired" { a = $2 } $1 == "nr_foll_pin_released" { r = $2 }
+		END { print a - r }' /proc/vmstat
+}
+
 # mr_attr NAME: driver attribute NAME (drv_NAME) of the held MR, as
 # rdma -dd res show mr prints it.
 mr_attr() {

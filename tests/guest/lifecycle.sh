@@ -151,14 +151,6 @@ zero_gauges() {
 	echo "$out"
 }
 
-# pins_held: pages pinned with FOLL_PIN in the whole system now (pins
-# acquired less pins released, the per-CPU counts folded in first).
-pins_held() {
-	echo 1 >/proc/sys/vm/stat_refresh 2>/dev/null
-	awk '$1 == "nr_foll_pin_acquired" { a = $2 } $1 == "nr_foll_pin_released" { r = $2 }
-		END { print a - r }' /proc/vmstat
-}
-
 # user_objects: the verbs objects that user processes hold on any device
 # (the lines of rdma res show that name a pid).
 user_objects() {

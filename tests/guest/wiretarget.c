@@ -326,6 +326,7 @@ static const char *backing_name(enum backing b)
 	case MEM_ANON:		return "anon";
 	case MEM_THP:		return "thp";
 	case MEM_HUGE2M:	return "huge2m";
+	case MEM_SCATTERED:	return "scattered";
 	default:		return "huge1g";
 	}
 }

@@ -5,7 +5,9 @@
 # against a stock rxe0 across the wire; aligned MRs report a one-entry,
 # 16-byte device table at an IOVA congruent with the address modulo 2 MiB
 # and huge-page memory mapped with 2 MiB IOMMU leaves; pages MRs report
-# rxe's per-page table; pinned memory returns to zero at deregistration;
+# rxe's per-page table; pinned memory returns to zero at deregistration,
+# and every page pinned is unpinned once its bus addresses no longer
+# translate, with scattered 4 KiB pages (a run per page) and THP;
 # a registration over RLIMIT_MEMLOCK fails as it does on rxe.
 #
 # Needs tools/guest --nics 2 and 4 GiB of memory (a 1 GiB THP MR).
@@ -96,6 +98,40 @@ dereg_unmaps() {
 	release_mr
 	after1=$(translates "$iova") && after2=$(translates "$last") || return 1
 	echo "$iova: $before1 -> $after1; $last: $before2 -> $after2"
+	if [ "$before1" = none ] || [ "$before2" = none ]; then
+		fail "the registered MR's bus addresses do not translate"
+		return 1
+	fi
+	if [ "$after1" != none ] || [ "$after2" != none ]; then
+		fail "bus addresses still translate after deregistration"
+	fi
+}
+
+# release_unpins BACKING SIZE OFFSET: while an aligned MR of BACKING is
+# registered the system holds one FOLL_PIN more per page of it and both
+# ends of it translate; after deregistration the system holds what it
+# held before and neither end translates. Scattered memory (one physically
+# contiguous run per page) makes the release unlink in several batches
+# (at most 1024 runs each), THP memory with runs of 16 MiB and more.
+release_unpins() {
+	local base held after iova len last pages before1 before2 after1 after2
+
+	xlate_set aligned || return 1
+	base=$(pins_held)
+	hold_mr arxe0 "$2" "$1" "$3" || return 1
+	held=$(pins_held)
+	iova=$(mr_attr iova)
+	len=$(field_of "$MR_LINE" length)
+	pages=$(((MR_ADDR + len + 4095) / 4096 - MR_ADDR / 4096))
+	last=$(printf '0x%x' $((iova + len - 1)))
+	before1=$(translates "$iova") && before2=$(translates "$last") || return 1
+	release_mr
+	after=$(pins_held)
+	after1=$(translates "$iova") && after2=$(translates "$last") || return 1
+	echo "FOLL_PIN pins held: $base -> $held -> $after ($pages pages)"
+	echo "$iova: $before1 -> $after1; $last: $before2 -> $after2"
+	[ $((held - base)) -eq "$pages" ] || fail "the MR held $((held - base)) pins, not $pages" || return 1
+	[ "$after" -eq "$base" ] || fail "$((after - base)) pins outlived the MR" || return 1
 	if [ "$before1" = none ] || [ "$before2" = none ]; then
 		fail "the registered MR's bus addresses do not translate"
 		return 1
@@ -219,6 +255,9 @@ t aligned-counted counted aligned 16
 t iova-counted counted iova 16
 t pages-counted counted pages 4096
 t aligned-dereg-unmaps-iova dereg_unmaps aligned
+t aligned-scattered-release-unpins release_unpins scattered 8M 0
+t aligned-thp-release-unpins release_unpins thp 256M 4096
+t aligned-xfer-scattered-odd-offset xfer_in aligned scattered 4097
 t iova-dereg-unmaps-iova dereg_unmaps iova
 t aligned-memlock-errno-like-rxe memlock_like_rxe aligned
 t pages-memlock-errno-like-rxe memlock_like_rxe pages
