@@ -164,6 +164,7 @@ struct arxe_mr {
 	spinlock_t sync_lock;		/* serializes the first-use sync */
 	struct list_head dev_node;	/* mapped: on the device's mrs */
 	u64 leaves[ARXE_NR_LEAVES];	/* IOMMU leaves by size */
+	struct arxe_tables tables;	/* IOMMU table pages they lie in */
 	u64 phys_pgsz;			/* best page size of the layout */
 };
 
@@ -186,6 +187,7 @@ const char *arxe_xlate_mode_name(enum arxe_xlate_mode mode);
 extern struct device_attribute arxe_dev_attr_xlate;
 u64 arxe_mr_table_entries(struct rxe_mr *mr);
 u64 arxe_mr_table_bytes(struct rxe_mr *mr);
+u64 arxe_mr_pin_bytes(struct rxe_mr *mr);
 
 int arxe_mr_init_fast(struct rxe_mr *mr, int max_pages);
 int arxe_map_mr_sg(struct rxe_mr *mr, struct scatterlist *sgl, int sg_nents,

@@ -290,6 +290,24 @@ u64 arxe_mr_table_bytes(struct rxe_mr *mr)
 }
 
 /*
+ * What the kernel keeps to unpin a user MR at release: an aligned MR's pin
+ * record (nothing beyond struct arxe_mr for a record of ARXE_PIN_FEW
+ * entries), else the umem's scatterlist, one entry per contiguous segment.
+ */
+u64 arxe_mr_pin_bytes(struct rxe_mr *mr)
+{
+	struct arxe_mr *x = &mr->xlate;
+
+	if (x->mode == ARXE_XLATE_ALIGNED)
+		return x->pins && x->pins != x->pin_few ?
+		       (u64)x->max_pins * sizeof(*x->pins) : 0;
+	if (!mr->umem || mr->umem->is_odp)
+		return 0;
+	return (u64)mr->umem->sgt_append.sgt.orig_nents *
+	       sizeof(struct scatterlist);
+}
+
+/*
  * Count an MR in (@sign 1) or out of (-1) the device's counters, which any
  * user may read: a fallback MR's run table, whose size tells how
  * physically contiguous the MR's memory is, is not in xlate_table_bytes.
@@ -311,7 +329,7 @@ static void arxe_mr_add_run(struct arxe_mr *x, struct arxe_layout *layout,
 	arxe_layout_add_run(layout, (x->addr & PAGE_MASK) + off, phys, off == 0);
 	if (x->domain &&
 	    !arxe_count_leaves(x->first + off, phys, len,
-			       x->domain->pgsize_bitmap, x->leaves))
+			       x->domain->pgsize_bitmap, x->leaves, &x->tables))
 		x->leaves[ARXE_LEAF_4K] += len >> PAGE_SHIFT;
 }
 
@@ -844,6 +862,7 @@ static int __arxe_mr_init_user(struct rxe_dev *rxe, struct rxe_mr *mr,
 			x->mode = ARXE_XLATE_FALLBACK;
 			x->domain = NULL;
 			memset(x->leaves, 0, sizeof(x->leaves));
+			memset(&x->tables, 0, sizeof(x->tables));
 			limited = true;
 		}
 	}

@@ -24,6 +24,46 @@ enum { ARXE_LEAF_4K, ARXE_LEAF_2M, ARXE_LEAF_1G, ARXE_NR_LEAVES };
 /* Bytes of one MTT entry in the modelled hardware. */
 #define ARXE_MTT_ENTRY_BYTES 8
 
+/* Bytes of one page-table page of the modelled IOMMU (VT-d, AMD-Vi, SMMU 4K). */
+#define ARXE_IOMMU_TABLE_BYTES 4096
+
+/*
+ * The IOMMU page-table pages an MR's leaves lie in, of the two levels
+ * whose tables cover 2 MiB (they hold 4K leaves) and 1 GiB (2M leaves,
+ * and pointers to 2 MiB tables) of IOVA. The levels above (512 GiB a
+ * table and more) are shared by every mapping of the domain and are not
+ * counted. Leaves must be noted in ascending IOVA order. @next[l] is one
+ * more than the index of the last table counted at level l (0: none yet).
+ */
+struct arxe_tables {
+	u64 count[2];
+	u64 next[2];
+};
+
+static inline void arxe_tables_note(struct arxe_tables *t, int level, u64 index)
+{
+	if (t->next[level] != index + 1) {
+		t->count[level]++;
+		t->next[level] = index + 1;
+	}
+}
+
+/* arxe_tables_add_leaf - note the leaf of @size bytes at @iova. */
+static inline void arxe_tables_add_leaf(struct arxe_tables *t, u64 iova,
+					u64 size)
+{
+	if (size < ARXE_SZ_2M)
+		arxe_tables_note(t, 0, iova / ARXE_SZ_2M);
+	if (size < ARXE_SZ_1G)
+		arxe_tables_note(t, 1, iova / ARXE_SZ_1G);
+}
+
+/* arxe_tables_bytes - the bytes of the tables @t counted. */
+static inline u64 arxe_tables_bytes(const struct arxe_tables *t)
+{
+	return (t->count[0] + t->count[1]) * ARXE_IOMMU_TABLE_BYTES;
+}
+
 /*
  * arxe_place_iova - the first address at or above @base that is congruent
  * with @va modulo @align (a power of two).
@@ -67,12 +107,13 @@ static inline u64 arxe_leaf_size(u64 iova, u64 phys, u64 len, u64 pgsizes)
 
 /*
  * arxe_count_leaves - add to @leaves[] the IOMMU leaves that map the run
- * [@iova, @iova + @len) -> @phys with the sizes of @pgsizes. Leaves of
- * other sizes (neither 4K, 2M nor 1G) count as the next smaller of those.
- * Returns false if the run cannot be mapped with @pgsizes at all.
+ * [@iova, @iova + @len) -> @phys with the sizes of @pgsizes, and to
+ * @tables the page-table pages they lie in. Leaves of other sizes
+ * (neither 4K, 2M nor 1G) count as the next smaller of those. Returns
+ * false if the run cannot be mapped with @pgsizes at all.
  */
 static inline int arxe_count_leaves(u64 iova, u64 phys, u64 len, u64 pgsizes,
-				    u64 *leaves)
+				    u64 *leaves, struct arxe_tables *tables)
 {
 	u64 size;
 
@@ -80,6 +121,7 @@ static inline int arxe_count_leaves(u64 iova, u64 phys, u64 len, u64 pgsizes,
 		size = arxe_leaf_size(iova, phys, len, pgsizes);
 		if (!size)
 			return 0;
+		arxe_tables_add_leaf(tables, iova, size);
 		if (size >= ARXE_SZ_1G)
 			leaves[ARXE_LEAF_1G]++;
 		else if (size >= ARXE_SZ_2M)

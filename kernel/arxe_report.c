@@ -57,6 +57,7 @@ static void arxe_mr_describe(struct rxe_mr *mr, bool addresses,
 	}
 	if (!addresses)
 		return;
+	d->pin_bytes = arxe_mr_pin_bytes(mr);
 	d->hw_mtt_phys_bytes = ARXE_MTT_ENTRY_BYTES *
 			       arxe_pages_covering(x->va, x->length, x->phys_pgsz);
 	if (!arxe_mr_via_iommu(mr))
@@ -70,6 +71,7 @@ static void arxe_mr_describe(struct rxe_mr *mr, bool addresses,
 	iova_pgsz = 1ULL << min(arxe_congruence_shift(x->bus, x->va), 30U);
 	d->hw_mtt_iova_bytes = ARXE_MTT_ENTRY_BYTES *
 			       arxe_pages_covering(x->va, x->length, iova_pgsz);
+	d->iommu_table_bytes = arxe_tables_bytes(&x->tables);
 }
 
 /*
@@ -79,17 +81,20 @@ static void arxe_mr_describe(struct rxe_mr *mr, bool addresses,
  */
 int arxe_mr_copy_to_udata(struct rxe_mr *mr, struct ib_udata *udata)
 {
-	struct arxe_reg_mr_cmd cmd;
+	size_t len = offsetofend(struct arxe_mr_xlate, hw_mtt_iova_bytes);
+	struct arxe_reg_mr_cmd cmd = {};
 	struct arxe_mr_xlate xlate;
 
-	if (!udata || udata->inlen < sizeof(cmd))
+	if (!udata || udata->inlen < sizeof(cmd.xlate_addr))
 		return 0;
-	if (ib_copy_from_udata(&cmd, udata, sizeof(cmd)))
+	if (ib_copy_from_udata(&cmd, udata, min(udata->inlen, sizeof(cmd))))
 		return -EFAULT;
 	if (!cmd.xlate_addr)
 		return 0;
+	if (udata->inlen >= offsetofend(struct arxe_reg_mr_cmd, xlate_len))
+		len = min_t(size_t, cmd.xlate_len, sizeof(xlate));
 	arxe_mr_describe(mr, arxe_may_see_addresses(), &xlate);
-	if (copy_to_user(u64_to_user_ptr(cmd.xlate_addr), &xlate, sizeof(xlate)))
+	if (copy_to_user(u64_to_user_ptr(cmd.xlate_addr), &xlate, len))
 		return -EFAULT;
 	return 0;
 }
@@ -148,7 +153,8 @@ static int arxe_put_mr_attrs(struct sk_buff *msg, struct rxe_mr *mr)
 		return -EMSGSIZE;
 	if (!addresses)
 		return 0;
-	if (rdma_nl_put_driver_u64(msg, "hw_mtt_phys", d.hw_mtt_phys_bytes))
+	if (rdma_nl_put_driver_u64(msg, "hw_mtt_phys", d.hw_mtt_phys_bytes) ||
+	    rdma_nl_put_driver_u64(msg, "pin_bytes", d.pin_bytes))
 		return -EMSGSIZE;
 	if (!arxe_mr_via_iommu(mr))
 		return 0;
@@ -160,7 +166,8 @@ static int arxe_put_mr_attrs(struct sk_buff *msg, struct rxe_mr *mr)
 	    rdma_nl_put_driver_u64(msg, "leaves_4k", d.iommu_leaves_4k) ||
 	    rdma_nl_put_driver_u64(msg, "leaves_2m", d.iommu_leaves_2m) ||
 	    rdma_nl_put_driver_u64(msg, "leaves_1g", d.iommu_leaves_1g) ||
-	    rdma_nl_put_driver_u64(msg, "hw_mtt_iova", d.hw_mtt_iova_bytes))
+	    rdma_nl_put_driver_u64(msg, "hw_mtt_iova", d.hw_mtt_iova_bytes) ||
+	    rdma_nl_put_driver_u64(msg, "iommu_bytes", d.iommu_table_bytes))
 		return -EMSGSIZE;
 	return 0;
 }

@@ -5,21 +5,26 @@
  *   arxe-regcost [-r REPS] [-m BACKING] DEVICE SIZE...
  *
  * For each SIZE (bytes, suffixes K, M, G), allocates SIZE bytes of BACKING
- * memory (anon, thp, huge2m, huge1g; every page touched first), then REPS
- * times (default 3): times ibv_reg_mr(), reads how much memory the kernel
- * took for the registration (the drop of MemFree in /proc/meminfo while
- * the MR is registered; the buffer itself is already populated), asks
- * arxedv_query_mr() what the device table and the modelled hardware tables
- * take (arxe devices; stock rxe keeps 16 bytes per 4 KiB page), and times
- * ibv_dereg_mr(). Prints one CSV line per size:
+ * memory (anon, thp, huge2m, huge1g, scattered; every page touched first),
+ * then REPS times (default 3): times ibv_reg_mr(), reads how much memory
+ * the kernel took for the registration (the drop of MemFree in
+ * /proc/meminfo while the MR is registered; the buffer itself is already
+ * populated) and how much the IOMMU's page tables grew (SecPageTables),
+ * asks arxedv_query_mr() what the device table, the IOMMU tables the MR's
+ * leaves lie in, the record to unpin it and the modelled hardware tables
+ * take (arxe devices; stock rxe keeps 16 bytes per 4 KiB page, and no
+ * IOMMU tables), and times ibv_dereg_mr(). Prints one CSV line per size:
  *
  *   DEVICE,BACKING,SIZE,REG_US,REG_US_MIN,REG_US_MAX,DEREG_US,KMEM_KB,
  *   TABLE_BYTES,HW_MTT_4K,HW_MTT_PHYS,HW_MTT_IOVA,LEAVES_4K,LEAVES_2M,
- *   LEAVES_1G,STATUS
+ *   LEAVES_1G,IOMMU_BYTES,PIN_BYTES,SECPT_KB,STATUS
  *
- * times and KMEM_KB being medians over the repetitions, STATUS "ok" or
- * "errno=N" when the registration fails (then the other fields are empty).
- * Fields arxe does not report on a device are empty.
+ * times and KMEM_KB being medians over the repetitions, SECPT_KB the
+ * largest growth of SecPageTables over them (the IOMMU keeps its table
+ * pages after an unmap, so only a registration into IOVA space no earlier
+ * one used grows it), STATUS "ok" or "errno=N" when the registration fails
+ * (then the other fields are empty). Fields arxe does not report on a
+ * device are empty.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -36,8 +41,10 @@
 
 #define MAX_REPS 15
 
-static long memfree_kb(void)
+/* meminfo_kb - the figure of /proc/meminfo line @key ("MemFree:"), -1 if none. */
+static long meminfo_kb(const char *key)
 {
+	size_t len = strlen(key);
 	char line[128];
 	long kb = -1;
 	FILE *f = fopen("/proc/meminfo", "r");
@@ -45,7 +52,8 @@ static long memfree_kb(void)
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemFree: %ld kB", &kb) == 1)
+		if (!strncmp(line, key, len) &&
+		    sscanf(line + len, "%ld kB", &kb) == 1)
 			break;
 	fclose(f);
 	return kb;
@@ -79,29 +87,34 @@ static int measure(struct ibv_pd *pd, const char *dev, const char *bname,
 	double reg[MAX_REPS], dereg[MAX_REPS], kmem[MAX_REPS], t0;
 	bool dv = arxedv_is_supported(pd->context->device);
 	struct arxedv_mr_attr a = {};
+	long before, sec_before, grew, secpt = 0;
 	unsigned char *buf;
 	struct ibv_mr *mr;
-	long before;
 	int i, err;
 
 	buf = alloc_backed(backing, size, 0);
 	if (!buf) {
-		printf("%s,%s,%zu,,,,,,,,,,,,,nomem\n", dev, bname, size);
+		printf("%s,%s,%zu,,,,,,,,,,,,,,,,nomem\n", dev, bname, size);
 		return 0;
 	}
 	for (i = 0; i < reps; i++) {
-		before = memfree_kb();
+		before = meminfo_kb("MemFree:");
+		sec_before = meminfo_kb("SecPageTables:");
 		t0 = now_us();
 		mr = ibv_reg_mr(pd, buf, size, IBV_ACCESS_LOCAL_WRITE |
 				IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ);
 		reg[i] = now_us() - t0;
 		if (!mr) {
-			printf("%s,%s,%zu,,,,,,,,,,,,,errno=%d\n", dev, bname, size,
-			       errno);
+			printf("%s,%s,%zu,,,,,,,,,,,,,,,,errno=%d\n", dev, bname,
+			       size, errno);
 			goto out;
 		}
-		kmem[i] = before - memfree_kb();
+		kmem[i] = before - meminfo_kb("MemFree:");
+		grew = meminfo_kb("SecPageTables:") - sec_before;
+		if (grew > secpt)
+			secpt = grew;
 		if (dv) {
+			a.comp_mask = ARXEDV_MR_ATTR_MEMORY;
 			err = arxedv_query_mr(mr, &a);
 			if (err) {
 				fprintf(stderr, "arxedv_query_mr: %s\n", strerror(err));
@@ -120,16 +133,18 @@ static int measure(struct ibv_pd *pd, const char *dev, const char *bname,
 	printf("%.1f,%.1f,%.1f,%.0f,", reg[0], reg[reps - 1],
 	       median(dereg, reps), median(kmem, reps));
 	if (dv)
-		printf("%llu,%llu,%llu,%llu,%llu,%llu,%llu,ok\n",
+		printf("%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%ld,ok\n",
 		       (unsigned long long)a.dev_table_bytes,
 		       (unsigned long long)a.hw_mtt_4k_bytes,
 		       (unsigned long long)a.hw_mtt_phys_bytes,
 		       (unsigned long long)a.hw_mtt_iova_bytes,
 		       (unsigned long long)a.iommu_leaves_4k,
 		       (unsigned long long)a.iommu_leaves_2m,
-		       (unsigned long long)a.iommu_leaves_1g);
+		       (unsigned long long)a.iommu_leaves_1g,
+		       (unsigned long long)a.iommu_table_bytes,
+		       (unsigned long long)a.pin_bytes, secpt);
 	else
-		printf("%zu,,,,,,,ok\n", (size + 4095) / 4096 * 16);
+		printf("%zu,,,,,,,0,,%ld,ok\n", (size + 4095) / 4096 * 16, secpt);
 out:
 	fflush(stdout);
 	free_backed(backing, buf, size, 0);

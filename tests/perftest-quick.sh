@@ -23,12 +23,29 @@ if grep -v ',ok$' "$out/regcost.csv" | tail -n +2 | grep .; then
 fi
 rows=$(sed -n '/^## Summary/,/^## Bandwidth/p' "$out/report.md" | grep -c '^| [a-zA-Z]')
 echo "summary rows: $rows"
-[ "$rows" -ge 12 ] || {
+[ "$rows" -ge 13 ] || {
 	echo "the summary table has $rows rows"
 	bad=1
 }
 if sed -n '/^## Summary/,/^## Bandwidth/p' "$out/report.md" | grep -e '| - ' -e '(-)'; then
 	echo "the summary table has empty cells (above)"
+	bad=1
+fi
+# Translation memory counts the IOMMU side: every arxe-iova and arxe-aligned
+# MR lies in whole IOMMU table pages, and a 100 MiB THP aligned MR (2 MiB
+# leaves only, the buffer being 2 MiB aligned) in at most two 1 GiB tables;
+# the report's table shows NIC + IOMMU = total for it.
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+	$1 == "arxe-iova" || $1 == "arxe-aligned" {
+		v = $c["iommu_bytes"]
+		if (v == "" || v == 0 || v % 4096) { print "IOMMU side \"" v "\": " $0; bad = 1 }
+		if ($1 == "arxe-aligned" && $3 == "thp" && $4 == 104857600 && v > 8192) {
+			print "a 100 MiB THP MR in " v " bytes of IOMMU tables: " $0; bad = 1
+		}
+	}
+	END { exit bad }' "$out/regcost.csv" || bad=1
+if ! grep -E -q '^\| 104857600 \| thp \|( [0-9]+ \+ [0-9]+ = [0-9]+ \|){7}' "$out/report.md"; then
+	echo "the translation-memory table has no NIC + IOMMU = total row for 100 MiB of THP"
 	bad=1
 fi
 # measure.sh keeps raw/kernel-log-PART.txt only when the kernel log of its

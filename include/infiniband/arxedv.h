@@ -24,14 +24,22 @@ enum arxedv_xlate {
 	ARXEDV_XLATE_ODP = 4,		/* on-demand paging: rxe's ODP page list */
 };
 
+/* Optional fields of struct arxedv_mr_attr, by comp_mask bit. */
+enum arxedv_mr_attr_mask {
+	ARXEDV_MR_ATTR_MEMORY = 1 << 0,	/* iommu_table_bytes, pin_bytes */
+};
+
 /*
  * The translation of an MR. comp_mask: set by the caller to the optional
- * fields it wants (none are defined yet, so 0), returned with those filled.
+ * fields it wants (enum arxedv_mr_attr_mask), returned with those filled.
  * Sizes are in bytes; hw_mtt_* model 8-byte MTT entries of common NICs at
  * 4 KiB pages, at the best page size of the physical layout, and at the
- * best page size of arxe's IOVA. Fields derived from bus or physical
- * addresses (align_shift, iova, iommu_leaves_*, hw_mtt_phys_bytes,
- * hw_mtt_iova_bytes) are 0 unless the process that registered the MR has
+ * best page size of arxe's IOVA. iommu_table_bytes are the IOMMU's
+ * page-table pages the MR's leaves lie in (levels covering 2 MiB and
+ * 1 GiB a table); pin_bytes what the kernel keeps to unpin the MR. Fields
+ * derived from bus or physical addresses (align_shift, iova,
+ * iommu_leaves_*, hw_mtt_phys_bytes, hw_mtt_iova_bytes, iommu_table_bytes,
+ * pin_bytes) are 0 unless the process that registered the MR has
  * CAP_SYS_ADMIN.
  */
 struct arxedv_mr_attr {
@@ -48,6 +56,9 @@ struct arxedv_mr_attr {
 	uint64_t hw_mtt_4k_bytes;
 	uint64_t hw_mtt_phys_bytes;
 	uint64_t hw_mtt_iova_bytes;
+	/* ARXEDV_MR_ATTR_MEMORY */
+	uint64_t iommu_table_bytes;
+	uint64_t pin_bytes;
 };
 
 /* Is @device an arxe device (served by libarxe)? */
@@ -57,6 +68,8 @@ bool arxedv_is_supported(struct ibv_device *device);
  * arxedv_query_mr - how @mr (registered with ibv_reg_mr() on an arxe
  * device) is translated. Returns 0, EOPNOTSUPP if @mr is not an arxe MR or
  * its kernel gave no translation, or EINVAL for an unknown comp_mask bit.
+ * Only the fields comp_mask asks for are written beyond hw_mtt_iova_bytes,
+ * so a program built against an older arxedv.h keeps working.
  */
 int arxedv_query_mr(struct ibv_mr *mr, struct arxedv_mr_attr *attr);
 

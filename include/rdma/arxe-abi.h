@@ -191,11 +191,15 @@ enum arxe_xlate_mode_abi {
 /*
  * The translation of a user MR. REG_MR writes it to the address the
  * provider gives in struct arxe_reg_mr_cmd (libarxe keeps it with the MR
- * for arxedv_query_mr()). Sizes are bytes; hw_mtt_* model 8-byte MTT
- * entries of common hardware. Fields derived from bus or physical
- * addresses (align_shift, iova, iommu_leaves_*, hw_mtt_phys_bytes,
- * hw_mtt_iova_bytes) are 0 unless the registering process has
- * CAP_SYS_ADMIN.
+ * for arxedv_query_mr()), at most xlate_len bytes of it. Sizes are bytes;
+ * hw_mtt_* model 8-byte MTT entries of common hardware; iommu_table_bytes
+ * are the IOMMU page-table pages (4 KiB) the MR's leaves lie in, of the
+ * levels whose tables cover 2 MiB and 1 GiB; pin_bytes is what the kernel
+ * keeps to unpin the MR (an aligned MR's pin record, else the umem's
+ * scatterlist). Fields derived from bus or physical addresses
+ * (align_shift, iova, iommu_leaves_*, hw_mtt_phys_bytes,
+ * hw_mtt_iova_bytes, iommu_table_bytes, pin_bytes) are 0 unless the
+ * registering process has CAP_SYS_ADMIN.
  */
 struct arxe_mr_xlate {
 	__u32 mode;		/* ARXE_MR_XLATE_* */
@@ -210,11 +214,20 @@ struct arxe_mr_xlate {
 	__aligned_u64 hw_mtt_4k_bytes;
 	__aligned_u64 hw_mtt_phys_bytes;
 	__aligned_u64 hw_mtt_iova_bytes;
+	/* since xlate_len */
+	__aligned_u64 iommu_table_bytes;
+	__aligned_u64 pin_bytes;
 };
 
-/* udata of REG_MR: where to write struct arxe_mr_xlate (0: nowhere). */
+/*
+ * udata of REG_MR: where to write struct arxe_mr_xlate (0: nowhere) and
+ * how many bytes of it the provider has room for. A command without
+ * xlate_len (8 bytes long) has room up to hw_mtt_iova_bytes.
+ */
 struct arxe_reg_mr_cmd {
 	__aligned_u64 xlate_addr;
+	__u32 xlate_len;
+	__u32 reserved;
 };
 
 /*

@@ -5,6 +5,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <infiniband/arxedv.h>
@@ -19,16 +20,20 @@ bool arxedv_is_supported(struct ibv_device *device)
 int arxedv_query_mr(struct ibv_mr *ibmr, struct arxedv_mr_attr *attr)
 {
 	struct arxe_umr *mr;
+	uint64_t mask;
 
 	if (!ibmr || !arxe_is_device(ibmr->context->device))
 		return EOPNOTSUPP;
-	if (attr->comp_mask)
+	mask = attr->comp_mask;
+	if (mask & ~(uint64_t)ARXEDV_MR_ATTR_MEMORY)
 		return EINVAL;
 	mr = container_of(verbs_get_mr(ibmr), struct arxe_umr, vmr);
 	if (!mr->has_xlate)
 		return EOPNOTSUPP;
 
-	memset(attr, 0, sizeof(*attr));
+	/* a caller built against an older arxedv.h has room up to here */
+	memset(attr, 0, offsetof(struct arxedv_mr_attr, iommu_table_bytes));
+	attr->comp_mask = mask;
 	attr->xlate = mr->xlate.mode;
 	attr->align_shift = mr->xlate.align_shift;
 	attr->iova = mr->xlate.iova;
@@ -41,5 +46,9 @@ int arxedv_query_mr(struct ibv_mr *ibmr, struct arxedv_mr_attr *attr)
 	attr->hw_mtt_4k_bytes = mr->xlate.hw_mtt_4k_bytes;
 	attr->hw_mtt_phys_bytes = mr->xlate.hw_mtt_phys_bytes;
 	attr->hw_mtt_iova_bytes = mr->xlate.hw_mtt_iova_bytes;
+	if (mask & ARXEDV_MR_ATTR_MEMORY) {
+		attr->iommu_table_bytes = mr->xlate.iommu_table_bytes;
+		attr->pin_bytes = mr->xlate.pin_bytes;
+	}
 	return 0;
 }

@@ -56,7 +56,7 @@ odp_reports() {
 # (arxedv_query_mr) and the rdma res show mr a user runs omit them; root's
 # show them.
 addresses_for_admin() {
-	local dv user root
+	local dv user root attr
 
 	xlate_set "$1" || return 1
 	MR_AS_NOBODY=1 hold_mr arxe0 2M thp 0 || return 1
@@ -68,14 +68,16 @@ addresses_for_admin() {
 	echo "user's rdma res show mr: $user"
 	echo "root's rdma res show mr: $root"
 	case "$dv" in
-	*" iova=0x0 align_shift=0 "*"iommu_leaves_4k=0 iommu_leaves_2m=0 iommu_leaves_1g=0 "*"hw_mtt_phys_bytes=0 hw_mtt_iova_bytes=0"*) ;;
+	*" iova=0x0 align_shift=0 "*"iommu_leaves_4k=0 iommu_leaves_2m=0 iommu_leaves_1g=0 "*"hw_mtt_phys_bytes=0 hw_mtt_iova_bytes=0 iommu_table_bytes=0 pin_bytes=0 "*) ;;
 	*) fail "a user's REG_MR answer shows addresses" || return 1 ;;
 	esac
-	if echo "$user" | grep -E -q 'drv_(iova|align_shift|leaves_|hw_mtt_phys|hw_mtt_iova)'; then
+	if echo "$user" | grep -E -q 'drv_(iova|align_shift|leaves_|hw_mtt_phys|hw_mtt_iova|iommu_bytes|pin_bytes)'; then
 		fail "a user's rdma res show mr shows addresses"
 		return 1
 	fi
-	echo "$root" | grep -q 'drv_hw_mtt_phys' || fail "root's rdma res show mr lacks hw_mtt_phys"
+	for attr in hw_mtt_phys iommu_bytes pin_bytes; do
+		echo "$root" | grep -q "drv_$attr" || fail "root's rdma res show mr lacks $attr" || return 1
+	done
 }
 
 # release_unlinks_first: deregistering an aligned MR unlinks its IOMMU

@@ -49,7 +49,7 @@ static long vmpin_kb(void)
 /* Print what arxedv_query_mr() says about @mr. */
 static int print_dv(struct ibv_mr *mr)
 {
-	struct arxedv_mr_attr a = {};
+	struct arxedv_mr_attr a = { .comp_mask = ARXEDV_MR_ATTR_MEMORY };
 	int err = arxedv_query_mr(mr, &a);
 
 	if (err) {
@@ -59,7 +59,8 @@ static int print_dv(struct ibv_mr *mr)
 	printf("arxedv xlate=%u iova=0x%llx align_shift=%u dev_table_entries=%llu "
 	       "dev_table_bytes=%llu pinned_bytes=%llu iommu_leaves_4k=%llu "
 	       "iommu_leaves_2m=%llu iommu_leaves_1g=%llu hw_mtt_4k_bytes=%llu "
-	       "hw_mtt_phys_bytes=%llu hw_mtt_iova_bytes=%llu\n",
+	       "hw_mtt_phys_bytes=%llu hw_mtt_iova_bytes=%llu "
+	       "iommu_table_bytes=%llu pin_bytes=%llu comp_mask=%llu\n",
 	       a.xlate, (unsigned long long)a.iova, a.align_shift,
 	       (unsigned long long)a.dev_table_entries,
 	       (unsigned long long)a.dev_table_bytes,
@@ -69,7 +70,10 @@ static int print_dv(struct ibv_mr *mr)
 	       (unsigned long long)a.iommu_leaves_1g,
 	       (unsigned long long)a.hw_mtt_4k_bytes,
 	       (unsigned long long)a.hw_mtt_phys_bytes,
-	       (unsigned long long)a.hw_mtt_iova_bytes);
+	       (unsigned long long)a.hw_mtt_iova_bytes,
+	       (unsigned long long)a.iommu_table_bytes,
+	       (unsigned long long)a.pin_bytes,
+	       (unsigned long long)a.comp_mask);
 	return 0;
 }
 

@@ -47,7 +47,8 @@ dv_matches() {
 		pinned_bytes:pinned iommu_leaves_4k:leaves_4k iommu_leaves_2m:leaves_2m \
 		iommu_leaves_1g:leaves_1g hw_mtt_4k_bytes:hw_mtt_4k \
 		hw_mtt_phys_bytes:hw_mtt_phys hw_mtt_iova_bytes:hw_mtt_iova \
-		align_shift:align_shift iova:iova; do
+		align_shift:align_shift iova:iova iommu_table_bytes:iommu_bytes \
+		pin_bytes:pin_bytes; do
 		want=$(mr_attr "${name#*:}")
 		attr=$(field_of "$dv" "${name%%:*}")
 		echo "${name%%:*} $attr, rdma res: $want"
@@ -112,25 +113,50 @@ dereg_unmaps() {
 # ends of it translate; after deregistration the system holds what it
 # held before and neither end translates. Scattered memory (one physically
 # contiguous run per page) makes the release unlink in several batches
-# (at most 1024 runs each), THP memory with runs of 16 MiB and more.
+# (at most 1024 runs each): its pin record must hold more than 1024
+# entries. THP memory has runs of 16 MiB and more. The MR's IOMMU tables
+# (drv_iommu_bytes) are those its leaves lie in: for scattered memory
+# every 2 MiB table its range touches, for THP (2 MiB leaves between 4 KiB
+# ones at unaligned ends) the 2 MiB tables of its unaligned ends; and
+# every 1 GiB table its range touches. SecPageTables' change is printed.
 release_unpins() {
 	local base held after iova len last pages before1 before2 after1 after2
+	local end t2m t1g want got pin sec0 sec1
 
 	xlate_set aligned || return 1
 	base=$(pins_held)
+	sec0=$(awk '$1 == "SecPageTables:" { print $2 }' /proc/meminfo)
 	hold_mr arxe0 "$2" "$1" "$3" || return 1
 	held=$(pins_held)
+	sec1=$(awk '$1 == "SecPageTables:" { print $2 }' /proc/meminfo)
 	iova=$(mr_attr iova)
 	len=$(field_of "$MR_LINE" length)
 	pages=$(((MR_ADDR + len + 4095) / 4096 - MR_ADDR / 4096))
 	last=$(printf '0x%x' $((iova + len - 1)))
+	end=$((iova + len))
+	if [ "$1" = scattered ]; then
+		t2m=$(((end - 1) / (2 << 20) - iova / (2 << 20) + 1))
+	else
+		t2m=$(((iova % (2 << 20) != 0) + (end % (2 << 20) != 0)))
+	fi
+	t1g=$(((end - 1) / (1 << 30) - iova / (1 << 30) + 1))
+	want=$(((t2m + t1g) * 4096))
+	got=$(mr_attr iommu_bytes)
+	pin=$(mr_attr pin_bytes)
 	before1=$(translates "$iova") && before2=$(translates "$last") || return 1
 	release_mr
 	after=$(pins_held)
 	after1=$(translates "$iova") && after2=$(translates "$last") || return 1
 	echo "FOLL_PIN pins held: $base -> $held -> $after ($pages pages)"
 	echo "$iova: $before1 -> $after1; $last: $before2 -> $after2"
+	echo "drv_iommu_bytes $got ($t2m 2 MiB and $t1g 1 GiB tables: $want); drv_pin_bytes $pin"
+	echo "SecPageTables $sec0 -> $sec1 kB while registered"
 	[ $((held - base)) -eq "$pages" ] || fail "the MR held $((held - base)) pins, not $pages" || return 1
+	[ "$got" = "$want" ] || fail "drv_iommu_bytes is $got, not $want" || return 1
+	if [ "$1" = scattered ] && ((pin <= 1024 * 8)); then
+		fail "the pin record of scattered memory has $pin bytes, not more than 1024 entries"
+		return 1
+	fi
 	[ "$after" -eq "$base" ] || fail "$((after - base)) pins outlived the MR" || return 1
 	if [ "$before1" = none ] || [ "$before2" = none ]; then
 		fail "the registered MR's bus addresses do not translate"

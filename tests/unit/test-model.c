@@ -77,23 +77,56 @@ static void test_leaf_size(void)
 static void test_count_leaves(void)
 {
 	u64 leaves[ARXE_NR_LEAVES] = {};
+	struct arxe_tables t = {};
 	int ok;
 
 	/* 4K before a 2M boundary, one 2M, 4K after */
 	ok = arxe_count_leaves(SZ_2M - SZ_4K, 2 * SZ_2M - SZ_4K, SZ_2M + 2 * SZ_4K,
-			       ALL_SIZES, leaves);
+			       ALL_SIZES, leaves, &t);
 	CHECK(ok && leaves[ARXE_LEAF_4K] == 2 && leaves[ARXE_LEAF_2M] == 1 &&
 	      leaves[ARXE_LEAF_1G] == 0,
 	      "count: unaligned ends are 4K leaves, the middle one 2M leaf");
+	CHECK(t.count[0] == 2 && t.count[1] == 1 &&
+	      arxe_tables_bytes(&t) == 3 * 4096,
+	      "tables: the two ends' 2M tables and one 1G table");
 	leaves[0] = leaves[1] = leaves[2] = 0;
-	ok = arxe_count_leaves(SZ_1G, 3 * SZ_1G, SZ_1G + SZ_2M, ALL_SIZES, leaves);
+	t = (struct arxe_tables){};
+	ok = arxe_count_leaves(SZ_1G, 3 * SZ_1G, SZ_1G + SZ_2M, ALL_SIZES, leaves, &t);
 	CHECK(ok && leaves[ARXE_LEAF_1G] == 1 && leaves[ARXE_LEAF_2M] == 1 &&
 	      leaves[ARXE_LEAF_4K] == 0, "count: 1G then 2M");
+	CHECK(t.count[0] == 0 && t.count[1] == 1,
+	      "tables: a 1G leaf needs none counted, the 2M leaf after it a 1G table");
 	leaves[0] = leaves[1] = leaves[2] = 0;
-	ok = arxe_count_leaves(0, SZ_4K, 4 * SZ_4K, ALL_SIZES, leaves);
+	t = (struct arxe_tables){};
+	ok = arxe_count_leaves(0, SZ_4K, 4 * SZ_4K, ALL_SIZES, leaves, &t);
 	CHECK(ok && leaves[ARXE_LEAF_4K] == 4, "count: four 4K pages");
-	CHECK(!arxe_count_leaves(0, 0, SZ_4K, SZ_2M, leaves),
+	CHECK(t.count[0] == 1 && t.count[1] == 1, "tables: four 4K leaves share their tables");
+	CHECK(!arxe_count_leaves(0, 0, SZ_4K, SZ_2M, leaves, &t),
 	      "count: an unmappable run is refused");
+}
+
+/* Runs of one page each, as scattered memory gives, across table bounds. */
+static void test_tables_runs(void)
+{
+	u64 leaves[ARXE_NR_LEAVES] = {};
+	struct arxe_tables t = {};
+	u64 iova, base = SZ_1G - SZ_2M - SZ_4K;
+	int ok = 1;
+
+	/* 4 MiB + 8 KiB of single pages from 4K below a 2M boundary */
+	for (iova = base; iova < base + 2 * SZ_2M + 2 * SZ_4K; iova += SZ_4K)
+		ok &= arxe_count_leaves(iova, 0x100000000ULL - (iova - base),
+					SZ_4K, ALL_SIZES, leaves, &t);
+	CHECK(ok && leaves[ARXE_LEAF_4K] == 1026,
+	      "runs: 1026 single pages are 1026 4K leaves");
+	CHECK(t.count[0] == 4 && t.count[1] == 2,
+	      "runs: they touch four 2M tables across a 1G boundary, two 1G tables");
+	/* 2M leaves of a 1G range, 2M-congruent but not 1G-aligned */
+	t = (struct arxe_tables){};
+	ok = arxe_count_leaves(SZ_1G + 256 * SZ_2M, 0, SZ_1G, ALL_SIZES, leaves, &t);
+	CHECK(ok && t.count[0] == 0 && t.count[1] == 2 &&
+	      arxe_tables_bytes(&t) == 8192,
+	      "runs: 1 GiB of 2M leaves straddling a 1G boundary lies in two tables");
 }
 
 static void test_pages_covering(void)
@@ -140,6 +173,7 @@ int main(void)
 	test_congruence();
 	test_leaf_size();
 	test_count_leaves();
+	test_tables_runs();
 	test_pages_covering();
 	test_layout();
 	printf("1..%d\n", n);
