@@ -7,7 +7,8 @@
 #              message sizes and latency (ib_write/read/send_lat), with
 #              default buffers, --use_hugepages, and -q 4 --mr_per_qp;
 #   regcost    ibv_reg_mr/ibv_dereg_mr time, kernel memory and device
-#              table per MR size and backing (perftest-scripts/regcost.c);
+#              table per MR size and backing (perftest-scripts/regcost.c),
+#              every provider registering the same buffer in turn;
 #   frwr       fast-registration cycles of a kernel user (the test module
 #              arxe_frwr_test, registration alone) per page-list length.
 #
@@ -95,12 +96,12 @@ for rep in $(seq "$data_reps"); do
 		done
 	done
 done
+if [ "$part" != data ]; then
+	for backing in "${reg_backings[@]}"; do
+		plan+=("reg $backing")
+	done
+fi
 for p in "${providers[@]}"; do
-	if [ "$part" != data ]; then
-		for backing in "${reg_backings[@]}"; do
-			plan+=("reg $p $backing")
-		done
-	fi
 	if [ "$part" != reg ]; then
 		for pages in "${frwr_pages[@]}"; do
 			plan+=("frwr $p $pages")
@@ -174,11 +175,19 @@ hugepages() {
 	echo "$1" >/proc/sys/vm/nr_hugepages
 }
 
-# regcost PROVIDER BACKING: registration cost of every size.
+# regcost BACKING: registration cost of every size, each size one buffer
+# that every provider registers in turn (the same pages for all).
 regcost() {
-	local backing=$2 max_mib
+	local backing=$1 max_mib p d x targets=()
 
-	use "$1"
+	for p in "${providers[@]}"; do
+		IFS=: read -r d _ _ x <<<"${provider[$p]}"
+		if [ "$x" = - ]; then
+			targets+=("$p=$d")
+		else
+			targets+=("$p=$d:$x")
+		fi
+	done
 	if [ "$backing" = huge2m ]; then
 		max_mib=${reg_sizes[-1]%[KMG]}
 		case "${reg_sizes[-1]}" in
@@ -187,8 +196,10 @@ regcost() {
 		esac
 		hugepages $((max_mib / 2 + 8))
 	fi
-	in_ns "$ns" "$HELPERS/arxe-regcost" -r "$reg_reps" -m "$backing" "$dev" "${reg_sizes[@]}" \
-		2>>"$raw/regcost-$name.err" | sed "s/^/$name,/" >>"$out/regcost.csv"
+	(
+		IFS=,
+		"$HELPERS/arxe-regcost" -r "$reg_reps" -m "$backing" "${targets[*]}" "${reg_sizes[@]}"
+	) 2>>"$raw/regcost-$backing.err" >>"$out/regcost.csv"
 	hugepages 64
 }
 
