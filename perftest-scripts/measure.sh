@@ -229,7 +229,7 @@ if [ "$part" != reg ]; then
 	echo "provider,pages,cycles,ns_per_cycle,iova_allocs_per_cycle" >"$out/frwr.csv"
 fi
 if [ "$part" != data ]; then
-	echo "provider,device,backing,bytes,reg_us,reg_us_min,reg_us_max,dereg_us,kmem_kb,table_bytes,hw_mtt_4k,hw_mtt_phys,hw_mtt_iova,leaves_4k,leaves_2m,leaves_1g,iommu_bytes,pin_bytes,secpt_kb,status" \
+	echo "provider,device,backing,bytes,reg_us,reg_us_min,reg_us_max,dereg_us,kmem_kb,table_bytes,hw_mtt_4k,hw_mtt_phys,hw_mtt_iova,leaves_4k,leaves_2m,leaves_1g,iommu_bytes,pin_bytes,secpt_kb,dereg_us_min,dereg_us_max,status" \
 		>"$out/regcost.csv"
 fi
 {

@@ -23,9 +23,11 @@
  *
  *   NAME,DEVICE,BACKING,SIZE,REG_US,REG_US_MIN,REG_US_MAX,DEREG_US,KMEM_KB,
  *   TABLE_BYTES,HW_MTT_4K,HW_MTT_PHYS,HW_MTT_IOVA,LEAVES_4K,LEAVES_2M,
- *   LEAVES_1G,IOMMU_BYTES,PIN_BYTES,SECPT_KB,STATUS
+ *   LEAVES_1G,IOMMU_BYTES,PIN_BYTES,SECPT_KB,DEREG_US_MIN,DEREG_US_MAX,
+ *   STATUS
  *
- * times and KMEM_KB being medians over the repetitions, SECPT_KB the
+ * times and KMEM_KB being medians over the repetitions (and the least and
+ * most of them for the times), SECPT_KB the
  * largest growth of SecPageTables over them (the IOMMU keeps its table
  * pages after an unmap, so only a registration into IOVA space no earlier
  * one used grows it), STATUS "ok" or "errno=N" when a registration fails
@@ -169,15 +171,15 @@ static void print_target(struct target *t, const char *bname, size_t size,
 {
 	printf("%s,%s,%s,%zu,", t->name, t->dev, bname, size);
 	if (t->err) {
-		printf(",,,,,,,,,,,,,,,errno=%d\n", t->err);
+		printf(",,,,,,,,,,,,,,,,,errno=%d\n", t->err);
 		return;
 	}
-	/* median() sorts: reg[0] and reg[reps - 1] are then min and max */
+	/* median() sorts: [0] and [reps - 1] are then min and max */
 	printf("%.1f,", median(t->reg, reps));
 	printf("%.1f,%.1f,%.1f,%.0f,", t->reg[0], t->reg[reps - 1],
 	       median(t->dereg, reps), median(t->kmem, reps));
 	if (t->dv)
-		printf("%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%ld,ok\n",
+		printf("%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%ld,",
 		       (unsigned long long)t->a.dev_table_bytes,
 		       (unsigned long long)t->a.hw_mtt_4k_bytes,
 		       (unsigned long long)t->a.hw_mtt_phys_bytes,
@@ -188,8 +190,9 @@ static void print_target(struct target *t, const char *bname, size_t size,
 		       (unsigned long long)t->a.iommu_table_bytes,
 		       (unsigned long long)t->a.pin_bytes, t->secpt);
 	else
-		printf("%zu,,,,,,,0,,%ld,ok\n", (size + 4095) / 4096 * 16,
+		printf("%zu,,,,,,,0,,%ld,", (size + 4095) / 4096 * 16,
 		       t->secpt);
+	printf("%.1f,%.1f,ok\n", t->dereg[0], t->dereg[reps - 1]);
 }
 
 /*
@@ -205,7 +208,7 @@ static int measure(struct target *targets, int n, const char *bname,
 	buf = alloc_backed(backing, size, 0);
 	if (!buf) {
 		for (i = 0; i < n; i++)
-			printf("%s,%s,%s,%zu,,,,,,,,,,,,,,,,nomem\n",
+			printf("%s,%s,%s,%zu,,,,,,,,,,,,,,,,,,nomem\n",
 			       targets[i].name, targets[i].dev, bname, size);
 		return 0;
 	}
