@@ -152,6 +152,7 @@ struct arxe_mr {
 	u64 *pins;
 	unsigned int nr_pins;
 	unsigned int max_pins;
+	u64 pin_bytes;			/* the array's bytes, 0 for pin_few */
 	u64 pin_few[ARXE_PIN_FEW];
 	bool writable;
 	bool counted;			/* in the device's counters */

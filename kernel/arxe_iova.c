@@ -291,16 +291,17 @@ u64 arxe_mr_table_bytes(struct rxe_mr *mr)
 
 /*
  * What the kernel keeps to unpin a user MR at release: an aligned MR's pin
- * record (nothing beyond struct arxe_mr for a record of ARXE_PIN_FEW
- * entries), else the umem's scatterlist, one entry per contiguous segment.
+ * record as allocated (nothing beyond struct arxe_mr for a record of
+ * ARXE_PIN_FEW entries), else the umem's scatterlist, one entry per
+ * contiguous segment (not counting the links between its chunks). Read
+ * without a lock: a revoke may empty the record meanwhile.
  */
 u64 arxe_mr_pin_bytes(struct rxe_mr *mr)
 {
 	struct arxe_mr *x = &mr->xlate;
 
 	if (x->mode == ARXE_XLATE_ALIGNED)
-		return x->pins && x->pins != x->pin_few ?
-		       (u64)x->max_pins * sizeof(*x->pins) : 0;
+		return READ_ONCE(x->pin_bytes);
 	if (!mr->umem || mr->umem->is_odp)
 		return 0;
 	return (u64)mr->umem->sgt_append.sgt.orig_nents *
@@ -322,15 +323,31 @@ void arxe_mr_count(struct rxe_mr *mr, int sign)
 				sign * (s64)arxe_mr_table_bytes(mr));
 }
 
-/* Note one physically contiguous run of a user MR in its layout. */
+/*
+ * Note one physically contiguous run of a user MR in its layout, and the
+ * IOMMU leaves that map it (with the tables they lie in). A run the
+ * domain's page sizes cannot map (none of them is PAGE_SIZE) counts as
+ * PAGE_SIZE leaves.
+ */
 static void arxe_mr_add_run(struct arxe_mr *x, struct arxe_layout *layout,
 			    u64 off, phys_addr_t phys, u64 len)
 {
+	struct arxe_tables tables = x->tables;
+	u64 leaves[ARXE_NR_LEAVES], o;
+
 	arxe_layout_add_run(layout, (x->addr & PAGE_MASK) + off, phys, off == 0);
-	if (x->domain &&
-	    !arxe_count_leaves(x->first + off, phys, len,
-			       x->domain->pgsize_bitmap, x->leaves, &x->tables))
-		x->leaves[ARXE_LEAF_4K] += len >> PAGE_SHIFT;
+	if (!x->domain)
+		return;
+	memcpy(leaves, x->leaves, sizeof(leaves));
+	if (arxe_count_leaves(x->first + off, phys, len,
+			      x->domain->pgsize_bitmap, leaves, &tables)) {
+		memcpy(x->leaves, leaves, sizeof(leaves));
+		x->tables = tables;
+		return;
+	}
+	for (o = 0; o < len; o += PAGE_SIZE)
+		arxe_tables_add_leaf(&x->tables, x->first + off + o, PAGE_SIZE);
+	x->leaves[ARXE_LEAF_4K] += len >> PAGE_SHIFT;
 }
 
 static void arxe_mr_finish_layout(struct arxe_mr *x, struct arxe_layout *layout)
@@ -551,6 +568,7 @@ static int arxe_pins_add(struct arxe_mr *x, phys_addr_t phys, u64 len)
 			kvfree(x->pins);
 		x->pins = grown;
 		x->max_pins = max;
+		WRITE_ONCE(x->pin_bytes, max * sizeof(*grown));
 	}
 	for (; pages; pages -= n, phys += n << PAGE_SHIFT) {
 		n = min_t(u64, pages, ARXE_PIN_MAX_PAGES);
@@ -565,6 +583,7 @@ static void arxe_pins_init(struct arxe_mr *x)
 	x->pins = x->pin_few;
 	x->nr_pins = 0;
 	x->max_pins = ARXE_PIN_FEW;
+	WRITE_ONCE(x->pin_bytes, 0);
 }
 
 /*

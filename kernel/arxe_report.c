@@ -12,6 +12,7 @@
  * translation device's IOMMU maps nothing there).
  */
 
+#include <linux/build_bug.h>
 #include <linux/debugfs.h>
 #include <linux/iommu.h>
 #include <linux/mutex.h>
@@ -74,14 +75,21 @@ static void arxe_mr_describe(struct rxe_mr *mr, bool addresses,
 	d->iommu_table_bytes = arxe_tables_bytes(&x->tables);
 }
 
+/* What a REG_MR command without xlate_len (8 bytes long) has room for. */
+#define ARXE_MR_XLATE_V0_LEN offsetofend(struct arxe_mr_xlate, hw_mtt_iova_bytes)
+static_assert(ARXE_MR_XLATE_V0_LEN == 88);
+
 /*
  * arxe_mr_copy_to_udata - give the provider the MR's translation, at the
- * address its REG_MR command names, if it names one. Process context, at
+ * address its REG_MR command names, if it names one: as much as the
+ * command's xlate_len has room for, or ARXE_MR_XLATE_V0_LEN bytes for a
+ * command without it. A command with bits set beyond what arxe knows
+ * (reserved, or trailing bytes) is refused. Process context, at
  * registration, in the registering process.
  */
 int arxe_mr_copy_to_udata(struct rxe_mr *mr, struct ib_udata *udata)
 {
-	size_t len = offsetofend(struct arxe_mr_xlate, hw_mtt_iova_bytes);
+	size_t len = ARXE_MR_XLATE_V0_LEN;
 	struct arxe_reg_mr_cmd cmd = {};
 	struct arxe_mr_xlate xlate;
 
@@ -89,10 +97,16 @@ int arxe_mr_copy_to_udata(struct rxe_mr *mr, struct ib_udata *udata)
 		return 0;
 	if (ib_copy_from_udata(&cmd, udata, min(udata->inlen, sizeof(cmd))))
 		return -EFAULT;
+	if (udata->inlen > sizeof(cmd) &&
+	    !ib_is_udata_cleared(udata, sizeof(cmd), udata->inlen - sizeof(cmd)))
+		return -EOPNOTSUPP;
+	if (udata->inlen >= sizeof(cmd)) {
+		if (cmd.reserved)
+			return -EOPNOTSUPP;
+		len = min_t(size_t, cmd.xlate_len, sizeof(xlate));
+	}
 	if (!cmd.xlate_addr)
 		return 0;
-	if (udata->inlen >= offsetofend(struct arxe_reg_mr_cmd, xlate_len))
-		len = min_t(size_t, cmd.xlate_len, sizeof(xlate));
 	arxe_mr_describe(mr, arxe_may_see_addresses(), &xlate);
 	if (copy_to_user(u64_to_user_ptr(cmd.xlate_addr), &xlate, len))
 		return -EFAULT;

@@ -222,7 +222,8 @@ struct arxe_mr_xlate {
 /*
  * udata of REG_MR: where to write struct arxe_mr_xlate (0: nowhere) and
  * how many bytes of it the provider has room for. A command without
- * xlate_len (8 bytes long) has room up to hw_mtt_iova_bytes.
+ * xlate_len (8 bytes long) has room up to hw_mtt_iova_bytes; reserved
+ * must be 0.
  */
 struct arxe_reg_mr_cmd {
 	__aligned_u64 xlate_addr;

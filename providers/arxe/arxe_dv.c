@@ -33,6 +33,9 @@ int arxedv_query_mr(struct ibv_mr *ibmr, struct arxedv_mr_attr *attr)
 
 	/* a caller built against an older arxedv.h has room up to here */
 	memset(attr, 0, offsetof(struct arxedv_mr_attr, iommu_table_bytes));
+	/* an older kernel gave no memory figures: say so, write none */
+	if (!mr->has_memory)
+		mask &= ~(uint64_t)ARXEDV_MR_ATTR_MEMORY;
 	attr->comp_mask = mask;
 	attr->xlate = mr->xlate.mode;
 	attr->align_shift = mr->xlate.align_shift;
