@@ -167,6 +167,14 @@ release_unpins() {
 	fi
 }
 
+# abi_cases: REG_MR's driver data as an old libarxe (8 bytes) and a new one
+# (xlate_len 0, 13, 104, 4096) send it, and with unknown bits set, on an
+# aligned arxe0 (tests/guest/abi.c): exactly the room given is written,
+# unknown bits are refused.
+abi_cases() {
+	xlate_set aligned && "$HELPERS/arxe-abi" arxe0
+}
+
 # one_entry_table MODE SIZE BACKING OFFSET: an MR of MODE keeps one 16-byte
 # device-table entry; aligned ones sit at an IOVA congruent with their
 # address modulo 2 MiB when they hold a whole 2 MiB block (else no IOMMU
@@ -284,6 +292,7 @@ t aligned-dereg-unmaps-iova dereg_unmaps aligned
 t aligned-scattered-release-unpins release_unpins scattered 8M 0
 t aligned-thp-release-unpins release_unpins thp 256M 4096
 t aligned-xfer-scattered-odd-offset xfer_in aligned scattered 4097
+t reg-mr-abi-old-and-new abi_cases
 t iova-dereg-unmaps-iova dereg_unmaps iova
 t aligned-memlock-errno-like-rxe memlock_like_rxe aligned
 t pages-memlock-errno-like-rxe memlock_like_rxe pages
