@@ -132,6 +132,24 @@ boot_reasons() {
 			"QEMU exited with status 1 before the guest printed anything"
 }
 
+# The jump-label int3 race of QEMU's TCG is told from a guest's console
+# (recorded from a guest.crafted run of 2026-12-02), and not from a boot
+# that died of an int3 elsewhere, nor from a clean console.
+int3_race() {
+	local oops
+
+	oops=$(tcg_patch_race "$data/console-int3-race.log") || {
+		echo "the recorded race was not recognised"
+		return 1
+	}
+	expect "oops line" "$oops" "Oops: int3: 0000 [#1] SMP NOPTI" || return 1
+	if tcg_patch_race "$data/console-panic.log" >/dev/null ||
+		tcg_patch_race "$data/console-ok.log" >/dev/null; then
+		echo "an int3 elsewhere, or a clean console, counted as the race"
+		return 1
+	fi
+}
+
 dmesg_problems_found() {
 	local n
 
@@ -213,6 +231,7 @@ t cache-key-is-stable cache_key_is_stable
 t tap-result-reports tap_result_reports
 t tap-list-names tap_list_names
 t boot-failure-reasons boot_reasons
+t tcg-int3-race-recognised int3_race
 t dmesg-problems-found dmesg_problems_found
 t taint-flags taint_flags
 t perftest-output-parsed perftest_parse
