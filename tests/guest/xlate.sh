@@ -87,6 +87,19 @@ counted() {
 	[ "$(counter arxe0 xlate_table_bytes)" -eq "$tb0" ] || fail "xlate_table_bytes not back"
 }
 
+# ends_unmapped BEFORE1 BEFORE2 AFTER1 AFTER2: what an MR's first and last
+# bus addresses translated to while it was registered (both something)
+# and after (both none).
+ends_unmapped() {
+	if [ "$1" = none ] || [ "$2" = none ]; then
+		fail "the registered MR's bus addresses do not translate"
+		return 1
+	fi
+	if [ "$3" != none ] || [ "$4" != none ]; then
+		fail "bus addresses still translate after deregistration"
+	fi
+}
+
 # dereg_unmaps MODE: while an MR of MODE is registered its first and last
 # bus addresses translate; after deregistration neither does.
 dereg_unmaps() {
@@ -99,13 +112,7 @@ dereg_unmaps() {
 	release_mr
 	after1=$(translates "$iova") && after2=$(translates "$last") || return 1
 	echo "$iova: $before1 -> $after1; $last: $before2 -> $after2"
-	if [ "$before1" = none ] || [ "$before2" = none ]; then
-		fail "the registered MR's bus addresses do not translate"
-		return 1
-	fi
-	if [ "$after1" != none ] || [ "$after2" != none ]; then
-		fail "bus addresses still translate after deregistration"
-	fi
+	ends_unmapped "$before1" "$before2" "$after1" "$after2"
 }
 
 # release_unpins BACKING SIZE OFFSET: while an aligned MR of BACKING is
@@ -158,13 +165,7 @@ release_unpins() {
 		return 1
 	fi
 	[ "$after" -eq "$base" ] || fail "$((after - base)) pins outlived the MR" || return 1
-	if [ "$before1" = none ] || [ "$before2" = none ]; then
-		fail "the registered MR's bus addresses do not translate"
-		return 1
-	fi
-	if [ "$after1" != none ] || [ "$after2" != none ]; then
-		fail "bus addresses still translate after deregistration"
-	fi
+	ends_unmapped "$before1" "$before2" "$after1" "$after2"
 }
 
 # abi_cases: REG_MR's driver data as an old libarxe (8 bytes) and a new one
