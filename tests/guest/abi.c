@@ -139,11 +139,7 @@ int main(int argc, char **argv)
 	struct ibv_pd *pd;
 	void *buf;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s DEVICE\n", argv[0]);
-		return 2;
-	}
-	ctx = open_device(argv[1]);
+	ctx = open_device_arg(argc, argv);
 	if (!ctx)
 		return 1;
 	pd = ibv_alloc_pd(ctx);

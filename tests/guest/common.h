@@ -53,6 +53,20 @@ static inline struct ibv_context *open_device(const char *name)
 }
 
 /*
+ * open_device_arg - for a program called "PROGRAM DEVICE": open DEVICE, or
+ * say how to call the program and exit 2. NULL (said why) if DEVICE
+ * cannot be opened.
+ */
+static inline struct ibv_context *open_device_arg(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s DEVICE\n", argv[0]);
+		exit(2);
+	}
+	return open_device(argv[1]);
+}
+
+/*
  * fill_random - @len bytes of xorshift64 pseudo-random data, advancing
  * *@state (not 0): test data that a stale or misplaced byte cannot match.
  */

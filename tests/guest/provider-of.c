@@ -21,11 +21,7 @@ int main(int argc, char **argv)
 	Dl_info info;
 	int ret = 1;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s DEVICE\n", argv[0]);
-		return 2;
-	}
-	ctx = open_device(argv[1]);
+	ctx = open_device_arg(argc, argv);
 	if (!ctx)
 		return 1;
 	if (dladdr((void *)ctx->ops.post_send, &info) && info.dli_fname) {
