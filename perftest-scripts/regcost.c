@@ -49,22 +49,26 @@
 
 #define MAX_REPS 15
 
-/* meminfo_kb - the figure of /proc/meminfo line @key ("MemFree:"), -1 if none. */
-static long meminfo_kb(const char *key)
+/* What /proc/meminfo says of the memory a registration takes (kB, -1: none). */
+struct meminfo {
+	long memfree;
+	long secpt;		/* SecPageTables: the IOMMU's page tables */
+};
+
+static struct meminfo read_meminfo(void)
 {
-	size_t len = strlen(key);
+	struct meminfo m = { -1, -1 };
 	char line[128];
-	long kb = -1;
 	FILE *f = fopen("/proc/meminfo", "r");
 
 	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, len) &&
-		    sscanf(line + len, "%ld kB", &kb) == 1)
-			break;
+		return m;
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "MemFree: %ld kB", &m.memfree);
+		sscanf(line, "SecPageTables: %ld kB", &m.secpt);
+	}
 	fclose(f);
-	return kb;
+	return m;
 }
 
 static double now_us(void)
@@ -127,15 +131,14 @@ static int set_mode(const char *dev, const char *mode)
 static int measure_once(struct target *t, unsigned char *buf, size_t size,
 			int rep)
 {
-	long before, sec_before, grew;
+	struct meminfo before, after;
 	struct ibv_mr *mr;
 	double t0;
 	int err;
 
 	if (t->mode && set_mode(t->dev, t->mode))
 		return -1;
-	before = meminfo_kb("MemFree:");
-	sec_before = meminfo_kb("SecPageTables:");
+	before = read_meminfo();
 	t0 = now_us();
 	mr = ibv_reg_mr(t->pd, buf, size, IBV_ACCESS_LOCAL_WRITE |
 			IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ);
@@ -144,10 +147,10 @@ static int measure_once(struct target *t, unsigned char *buf, size_t size,
 		t->err = errno;
 		return 0;
 	}
-	t->kmem[rep] = before - meminfo_kb("MemFree:");
-	grew = meminfo_kb("SecPageTables:") - sec_before;
-	if (grew > t->secpt)
-		t->secpt = grew;
+	after = read_meminfo();
+	t->kmem[rep] = before.memfree - after.memfree;
+	if (after.secpt - before.secpt > t->secpt)
+		t->secpt = after.secpt - before.secpt;
 	if (t->dv) {
 		t->a.comp_mask = ARXEDV_MR_ATTR_MEMORY;
 		err = arxedv_query_mr(mr, &t->a);
