@@ -16,12 +16,17 @@
  * to the end of its 2 MiB leaf when bus and physical address are congruent
  * there, tagged with the generation of the MR mapping it came from. A
  * mapping's generation is never reused, so an entry of an unlinked or freed
- * mapping can never hit. Copies go run by run, not page by page.
+ * mapping can never hit. Runs of one page (4 KiB memory) go to a
+ * two-way set-associative table indexed by the bus page, offset by a hash
+ * of the generation, so that the pages of a few buffers stay cached
+ * together; longer runs go to a short list searched in full. Copies go run
+ * by run, not page by page.
  *
  * Called from the requester, responder and completer (softirq or task
  * context) with a reference on the MR held from resolve to end of copy.
  */
 
+#include <linux/hash.h>
 #include <linux/iommu.h>
 #include <linux/libnvdimm.h>
 #include <linux/mm.h>
@@ -33,7 +38,10 @@
 /* Every page is in the kernel's direct map: no kmap needed. */
 static_assert(!IS_ENABLED(CONFIG_HIGHMEM));
 
-#define ARXE_TLB_ENTRIES 8
+#define ARXE_TLB_RUNS 8
+#define ARXE_TLB_SETS_SHIFT 6
+#define ARXE_TLB_SETS BIT(ARXE_TLB_SETS_SHIFT)
+#define ARXE_TLB_WAYS 2
 
 struct arxe_tlb_entry {
 	u64 gen;			/* 0: empty */
@@ -42,9 +50,16 @@ struct arxe_tlb_entry {
 	u64 len;
 };
 
+/*
+ * Used with bottom halves disabled: the requester, responder and completer
+ * of any QP may resolve on the CPU.
+ */
 struct arxe_tlb {
-	struct arxe_tlb_entry entry[ARXE_TLB_ENTRIES];
-	unsigned int next;		/* the entry replaced next */
+	/* runs of one page; way 0 the one filled last */
+	struct arxe_tlb_entry page[ARXE_TLB_SETS][ARXE_TLB_WAYS];
+	/* longer runs, replaced in turn */
+	struct arxe_tlb_entry run[ARXE_TLB_RUNS];
+	unsigned int next_run;		/* the run entry replaced next */
 };
 
 static DEFINE_PER_CPU(struct arxe_tlb, arxe_tlb);
@@ -90,6 +105,37 @@ out:
 }
 
 /*
+ * The set of the cache that holds the one-page run at bus address @bus of
+ * mapping generation @gen: consecutive pages of a mapping fall in
+ * consecutive sets, from a set that depends on the mapping.
+ */
+static struct arxe_tlb_entry *arxe_tlb_set(struct arxe_tlb *tlb, u64 gen,
+					   dma_addr_t bus)
+{
+	u64 set = (bus >> PAGE_SHIFT) + hash_64(gen, ARXE_TLB_SETS_SHIFT);
+
+	return tlb->page[set % ARXE_TLB_SETS];
+}
+
+/* The cached run holding bus address @bus of mapping generation @gen. */
+static struct arxe_tlb_entry *arxe_tlb_lookup(struct arxe_tlb *tlb, u64 gen,
+					      dma_addr_t bus)
+{
+	struct arxe_tlb_entry *e = arxe_tlb_set(tlb, gen, bus);
+	int i;
+
+	for (i = 0; i < ARXE_TLB_WAYS; i++, e++)
+		if (e->gen == gen && bus - e->bus < e->len)
+			return e;
+	for (i = 0; i < ARXE_TLB_RUNS; i++) {
+		e = &tlb->run[i];
+		if (e->gen == gen && bus - e->bus < e->len)
+			return e;
+	}
+	return NULL;
+}
+
+/*
  * arxe_tlb_fill - resolve bus address @bus of @x through the IOMMU into a
  * cache entry: the physically contiguous run from @bus's page, at least to
  * @want (or as far as it is contiguous), and on to the end of the 2 MiB
@@ -97,9 +143,10 @@ out:
  * Never beyond the mapping. Returns the entry, or NULL if the IOMMU maps
  * nothing at @bus or the mapping could not be synced.
  */
-static struct arxe_tlb_entry *arxe_tlb_fill(struct arxe_tlb *tlb,
-					    struct arxe_mr *x, dma_addr_t bus,
-					    dma_addr_t want)
+static noinline struct arxe_tlb_entry *arxe_tlb_fill(struct arxe_tlb *tlb,
+						     struct arxe_mr *x,
+						     dma_addr_t bus,
+						     dma_addr_t want)
 {
 	dma_addr_t end = x->first + x->span, page = bus & PAGE_MASK;
 	struct arxe_tlb_entry *e;
@@ -119,8 +166,13 @@ static struct arxe_tlb_entry *arxe_tlb_fill(struct arxe_tlb *tlb,
 		if (iommu_iova_to_phys(x->domain, page + len) != phys + len)
 			break;
 
-	e = &tlb->entry[tlb->next];
-	tlb->next = (tlb->next + 1) % ARXE_TLB_ENTRIES;
+	if (len == PAGE_SIZE) {
+		e = arxe_tlb_set(tlb, x->gen, page);
+		memmove(e + 1, e, (ARXE_TLB_WAYS - 1) * sizeof(*e));
+	} else {
+		e = &tlb->run[tlb->next_run];
+		tlb->next_run = (tlb->next_run + 1) % ARXE_TLB_RUNS;
+	}
 	e->gen = x->gen;
 	e->bus = page;
 	e->phys = phys;
@@ -134,27 +186,24 @@ static struct arxe_tlb_entry *arxe_tlb_fill(struct arxe_tlb *tlb,
  * @want is the end of the bus range the caller is about to access. Called
  * with the MR's lock held for reading and bottom halves disabled.
  */
-static int arxe_translate(struct rxe_mr *mr, dma_addr_t bus, dma_addr_t want,
-			  phys_addr_t *phys, u64 *run)
+static __always_inline int arxe_translate(struct rxe_mr *mr, dma_addr_t bus,
+					  dma_addr_t want, phys_addr_t *phys,
+					  u64 *run)
 {
 	struct rxe_dev *rxe = to_rdev(mr->ibmr.device);
 	struct arxe_tlb *tlb = this_cpu_ptr(&arxe_tlb);
 	struct arxe_mr *x = &mr->xlate;
 	struct arxe_tlb_entry *e;
-	int i;
 
-	for (i = 0; i < ARXE_TLB_ENTRIES; i++) {
-		e = &tlb->entry[i];
-		if (e->gen == x->gen && bus - e->bus < e->len) {
-			rxe_counter_inc(rxe, ARXE_CNT_TLB_HITS);
-			goto found;
-		}
+	e = arxe_tlb_lookup(tlb, x->gen, bus);
+	if (e) {
+		rxe_counter_inc(rxe, ARXE_CNT_TLB_HITS);
+	} else {
+		rxe_counter_inc(rxe, ARXE_CNT_TLB_MISSES);
+		e = arxe_tlb_fill(tlb, x, bus, want);
+		if (!e)
+			return -EFAULT;
 	}
-	rxe_counter_inc(rxe, ARXE_CNT_TLB_MISSES);
-	e = arxe_tlb_fill(tlb, x, bus, want);
-	if (!e)
-		return -EFAULT;
-found:
 	*phys = e->phys + (bus - e->bus);
 	*run = e->len - (bus - e->bus);
 	return 0;
@@ -190,8 +239,9 @@ static void arxe_lookup_run(struct arxe_mr *x, u64 off, phys_addr_t *phys,
  * mapping (an invalidated or never mapped fast-registration MR) or the
  * IOMMU maps nothing there.
  */
-static int arxe_resolve(struct rxe_mr *mr, u64 iova, unsigned int length,
-			phys_addr_t *phys, u64 *run)
+static __always_inline int arxe_resolve(struct rxe_mr *mr, u64 iova,
+					unsigned int length, phys_addr_t *phys,
+					u64 *run)
 {
 	struct arxe_mr *x = &mr->xlate;
 	u64 off = iova - x->va0;

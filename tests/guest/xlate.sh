@@ -255,9 +255,36 @@ tlb_caches() {
 	h1=$(counter arxe0 xlate_tlb_hits)
 	m1=$(counter arxe0 xlate_tlb_misses)
 	echo "$1: translation cache hits $((h1 - h0)), misses $((m1 - m0))"
-	[ $((m1 - m0)) -gt 0 ] || fail "no misses: the cache was not asked"
+	[ $((m1 - m0)) -gt 0 ] || fail "no misses: the cache was not asked" || return 1
 	[ $((h1 - h0)) -ge $(((m1 - m0) * $2)) ] ||
 		fail "fewer than $2 hits per miss"
+}
+
+# tlb_misses ITERS: translation-cache misses of ITERS rounds of byte-exact
+# transfers up to 64 KiB between two aligned MRs of scattered 4 KiB pages
+# (one run per page) on arxe0.
+tlb_misses() {
+	local g m0
+
+	g=$(gid_index "" arxe0 "$A_IP") || return 1
+	m0=$(counter arxe0 xlate_tlb_misses)
+	timeout 600 "$HELPERS/arxe-xfer" -n "$1" -m scattered -B 64K arxe0 "$g" arxe0 "$g" >/dev/null ||
+		return 1
+	echo $(($(counter arxe0 xlate_tlb_misses) - m0))
+}
+
+# tlb_keeps_pages: the pages of both buffers stay in the translation
+# cache together: twenty rounds miss less than four times as often as one
+# (each round touches 16 pages of each buffer; a cache that cannot hold
+# them misses about as often in every round, twenty times in all).
+tlb_keeps_pages() {
+	local one many
+
+	xlate_set aligned || return 1
+	one=$(tlb_misses 1) && many=$(tlb_misses 20) || return 1
+	echo "translation-cache misses: one round $one, twenty rounds $many"
+	[ "$one" -ge 32 ] || fail "one round missed $one times, fewer than the 32 pages it touched" || return 1
+	[ "$many" -lt $((one * 4)) ] || fail "twenty rounds missed $many times: pages were evicted round after round"
 }
 
 tap_begin
@@ -299,5 +326,6 @@ t aligned-memlock-errno-like-rxe memlock_like_rxe aligned
 t pages-memlock-errno-like-rxe memlock_like_rxe pages
 t tlb-hits-per-2m-leaf-thp tlb_caches thp 50
 t tlb-hits-per-page-anon tlb_caches anon 2
+t tlb-keeps-pages-of-two-buffers tlb_keeps_pages
 t kernel-log-clean kernel_clean
 tap_end
