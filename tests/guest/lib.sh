@@ -5,6 +5,7 @@
 
 TAP_N=0
 TAP_FAILED=0
+TAP_FAIL_CALLED=0
 TAP_FILE=${TAP_FILE:-/arxe/out/results.tap}
 
 # With ARXE_TAP_LIST=1 a suite only names its tests, one per line, and runs
@@ -25,7 +26,8 @@ tap_line() {
 # t NAME COMMAND...: run one test; print "ok N - NAME" or "not ok N - NAME"
 # followed by the tail of its output as TAP comments, then the seconds it
 # took as a comment. The whole output is kept in logs/NAME.log beside the
-# TAP file.
+# TAP file. A test fails when COMMAND fails or when it called fail (in
+# this shell) anywhere, even where it went on.
 t() {
 	local name=$1 log us
 
@@ -38,7 +40,8 @@ t() {
 	log=${TAP_FILE%/*}/logs/$name.log
 	[ -d "${log%/*}" ] || mkdir -p "${log%/*}"
 	us=${EPOCHREALTIME//[.,]/}
-	if "$@" >"$log" 2>&1; then
+	TAP_FAIL_CALLED=0
+	if "$@" >"$log" 2>&1 && [ "$TAP_FAIL_CALLED" -eq 0 ]; then
 		tap_line "ok $TAP_N - $name"
 	else
 		tap_line "not ok $TAP_N - $name"
@@ -55,8 +58,10 @@ tap_end() {
 	[ "$TAP_FAILED" -eq 0 ]
 }
 
+# fail MESSAGE: print it and fail the test that runs (see t).
 fail() {
 	echo "FAIL: $*"
+	TAP_FAIL_CALLED=1
 	return 1
 }
 
