@@ -6,6 +6,10 @@
 #   perftest   loopback bandwidth (ib_write/read/send/atomic_bw) over
 #              message sizes and latency (ib_write/read/send_lat), with
 #              default buffers, --use_hugepages, and -q 4 --mr_per_qp;
+#   events     ib_send/read_bw and ib_send/read_lat sleeping on CQ events
+#              (perftest -e, buffers "events"): on the instruction counter
+#              no process spins, so a figure is the guest's work per
+#              message and repeats;
 #   regcost    ibv_reg_mr/ibv_dereg_mr time, kernel memory and device
 #              table per MR size and backing (perftest-scripts/regcost.c),
 #              every provider registering the same buffer in turn;
@@ -15,11 +19,12 @@
 #   measure.sh quick|full [all|data|reg]
 #
 # The second argument picks the measurements: all (the default), data
-# (perftest and frwr) or reg (regcost), for perftest-scripts/run, which
-# measures registration in a guest of its own on the virtual clock.
-# Writes to /arxe/out: perftest.csv and frwr.csv (all, data), regcost.csv
-# (all, reg), the raw output under raw/, and prints "progress DONE TOTAL
-# WHAT" before each step.
+# (perftest and frwr) or icount (events and regcost), for
+# perftest-scripts/run, which measures those in a guest of its own on the
+# instruction counter. Writes to /arxe/out: perftest.csv (all, data; icount
+# adds its rows), frwr.csv (all, data), regcost.csv (all, icount), the raw
+# output under raw/, and prints "progress DONE TOTAL WHAT" before each
+# step.
 set -euo pipefail
 # shellcheck source=tests/guest/lib.sh
 . /arxe/src/tests/guest/lib.sh
@@ -27,9 +32,9 @@ set -euo pipefail
 level=${1:-full}
 part=${2:-all}
 case "$part" in
-all | data | reg) ;;
+all | data | icount) ;;
 *)
-	echo "measure.sh: the part to measure is all, data or reg" >&2
+	echo "measure.sh: the part to measure is all, data or icount" >&2
 	exit 2
 	;;
 esac
@@ -49,6 +54,9 @@ declare -A provider=(
 if [ "$level" = quick ]; then
 	reps=1
 	reg_reps=5
+	event_reps=2
+	event_bw_sizes=(65536)
+	event_lat_sizes=(2)
 	bw_sizes=(65536)
 	big_sizes=()
 	lat_sizes=(2)
@@ -60,6 +68,9 @@ if [ "$level" = quick ]; then
 else
 	reps=3
 	reg_reps=7
+	event_reps=3
+	event_bw_sizes=(2 4096 65536 1048576)
+	event_lat_sizes=(2 4096 65536)
 	bw_sizes=(2 4096 65536 1048576)
 	big_sizes=(8388608)
 	lat_sizes=(2 4096 65536)
@@ -74,7 +85,7 @@ fi
 # the outer loop, so that each provider's runs spread over the whole run.
 plan=()
 data_reps=$reps
-[ "$part" != reg ] || data_reps=0
+[ "$part" != icount ] || data_reps=0
 for rep in $(seq "$data_reps"); do
 	for p in "${providers[@]}"; do
 		for tool in ib_write_bw ib_read_bw; do
@@ -97,12 +108,26 @@ for rep in $(seq "$data_reps"); do
 	done
 done
 if [ "$part" != data ]; then
+	for rep in $(seq "$event_reps"); do
+		for p in "${providers[@]}"; do
+			for tool in ib_send_bw ib_read_bw; do
+				for size in "${event_bw_sizes[@]}"; do
+					plan+=("bw $p $tool events $size $rep")
+				done
+			done
+			for tool in ib_send_lat ib_read_lat; do
+				for size in "${event_lat_sizes[@]}"; do
+					plan+=("lat $p $tool events $size $rep")
+				done
+			done
+		done
+	done
 	for backing in "${reg_backings[@]}"; do
 		plan+=("reg $backing")
 	done
 fi
 for p in "${providers[@]}"; do
-	if [ "$part" != reg ]; then
+	if [ "$part" != icount ]; then
 		for pages in "${frwr_pages[@]}"; do
 			plan+=("frwr $p $pages")
 		done
@@ -146,6 +171,7 @@ perftest() {
 	case "$variant" in
 	hugepages) args+=" --use_hugepages" ;;
 	q4_mr_per_qp) args+=" -q 4 --mr_per_qp" iters=$((iters * 4)) ;;
+	events) args+=" -e" ;;
 	esac
 	file=$raw/$name-$tool-$variant-$size-$rep.txt
 	: >"$file"
@@ -154,7 +180,7 @@ perftest() {
 		t0=$EPOCHREALTIME
 		if dev_pair 300 "$ns" "$dev" "$ip" "$ns" "$dev" -x "$tool $args" >>"$file" 2>&1; then
 			if [ "$kind" = bw ]; then
-				value=$(perftest_bw_avg /tmp/client.log "$size")
+				value=$(perftest_bw_rate /tmp/client.log "$size")
 			else
 				value=$(perftest_lat_avg /tmp/client.log "$size")
 			fi
@@ -224,8 +250,11 @@ frwr() {
 setup_arxe_and_rxe >"$raw/setup.txt" 2>&1 || { cat "$raw/setup.txt"; exit 1; }
 echo always >/sys/kernel/mm/transparent_hugepage/defrag
 hugepages 64
-if [ "$part" != reg ]; then
+# the icount guest adds its rows to those of the data guest before it
+if [ "$part" != icount ] || [ ! -s "$out/perftest.csv" ]; then
 	echo "provider,tool,variant,bytes,rep,value" >"$out/perftest.csv"
+fi
+if [ "$part" != icount ]; then
 	echo "provider,pages,cycles,ns_per_cycle,iova_allocs_per_cycle" >"$out/frwr.csv"
 fi
 if [ "$part" != data ]; then

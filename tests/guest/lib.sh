@@ -163,6 +163,17 @@ perftest_bw_avg() {
 	' "$1"
 }
 
+# perftest_bw_rate FILE BYTES: the average bandwidth (Gb/s) of the same
+# run from its message rate (6 decimals of Mpps), to four significant
+# digits: perftest prints Gb/s with two decimals, too coarse to tell 1%
+# under TCG; empty if none.
+perftest_bw_rate() {
+	awk -v size="$2" '
+		/#bytes/ && /MsgRate/ { table = 1; next }
+		table && $1 == size && NF >= 5 { printf "%.4g\n", $5 * size * 8 / 1000; exit }
+	' "$1"
+}
+
 # perftest_lat_avg FILE BYTES: the average latency (usec) a perftest
 # latency run (ib_*_lat) reported for message size BYTES; empty if none.
 perftest_lat_avg() {

@@ -175,6 +175,9 @@ perftest_parse() {
 		expect "read_bw" "$(perftest_bw_avg "$data/ib_read_bw.txt" 65536)" "0.20" &&
 		expect "atomic_bw" "$(perftest_bw_avg "$data/ib_atomic_bw.txt" 8)" "0.002801" &&
 		expect "absent size" "$(perftest_bw_avg "$data/ib_write_bw.txt" 2)" "" &&
+		expect "read_bw from the message rate" "$(perftest_bw_rate "$data/ib_read_bw.txt" 65536)" "0.2013" &&
+		expect "atomic_bw from the message rate" "$(perftest_bw_rate "$data/ib_atomic_bw.txt" 8)" "0.002801" &&
+		expect "absent size, message rate" "$(perftest_bw_rate "$data/ib_write_bw.txt" 2)" "" &&
 		expect "write_lat t_avg" "$(perftest_lat_avg "$data/ib_write_lat.txt" 2)" "101.00" &&
 		expect "absent latency size" "$(perftest_lat_avg "$data/ib_write_lat.txt" 4096)" "" &&
 		perftest_plausible bw 65536 256 0.13 3.0 &&
@@ -196,8 +199,9 @@ has_line() {
 }
 
 # The report of a recorded results folder (perftest with repetitions and a
-# failed run, registration costs and FRWR runs of a --quick run, the
-# 100 MiB THP registrations with ranges): ratios with their intervals,
+# failed run, ib_read_bw on CQ events of a --quick run, registration costs
+# and FRWR runs of a --quick run, the 100 MiB THP registrations with
+# ranges): ratios with their intervals,
 # "behind" only beyond the interval, translation memory on both sides.
 report_tables() {
 	local dir
@@ -217,6 +221,8 @@ report_tables() {
 		has_line "$dir/report.md" "Worse by the median, but inside the interval of the repetitions: ib_read_lat 2 B (1.50, 0.75-1.61)." &&
 		has_line "$dir/report.md" "- ib_send_lat 2 B: arxe aligned 150 (1.36, 1.25-1.50), rxe 110 usec" &&
 		has_line "$dir/report.md" "- deregistration time per GiB: arxe aligned 27.5 (15.45, 14.44-15.88), rxe 1.78 ms" &&
+		has_line "$dir/report.md" "| ib_read_bw 64 KiB, events | 0.58745 Gb/s | 0.5631 (0.96, 0.95-0.96) | 0.5639 (0.96, 0.96-0.96) | 0.57515 (0.98, 0.97-0.98) |" &&
+		has_line "$dir/report.md" "| ib_read_bw | events | 65536 | 0.58745 (0.5856-0.5893) | 0.57515 (0.5741-0.5762) | 0.5639 (0.5631-0.5647) | 0.5631 (0.5615-0.5647) |" &&
 		has_line "$dir/perftest-summary.csv" "arxe-pages,ib_write_bw,default,65536,0.38,0.38,0.38,1" || return 1
 	rm -rf "$dir"
 }
