@@ -12,15 +12,16 @@
  * in its table of physically contiguous runs instead.
  *
  * Resolved translations are kept in a small per-CPU translation cache (the
- * "IOTLB"): each entry is a physically contiguous run of bus addresses, up
- * to the end of its 2 MiB leaf when bus and physical address are congruent
- * there, tagged with the generation of the MR mapping it came from. A
- * mapping's generation is never reused, so an entry of an unlinked or freed
- * mapping can never hit. Runs of one page (4 KiB memory) go to a
- * two-way set-associative table indexed by the bus page, offset by a hash
- * of the generation, so that the pages of a few buffers stay cached
- * together; longer runs go to a short list searched in full. Copies go run
- * by run, not page by page.
+ * "IOTLB"): each entry is a physically contiguous run of bus addresses,
+ * never across a 2 MiB boundary of bus addresses and up to it when bus and
+ * physical address are congruent there, tagged with the generation of the
+ * MR mapping it came from. A mapping's generation is never reused, so an
+ * entry of an unlinked or freed mapping can never hit. Runs that ended
+ * after one page (memory that is not physically contiguous, small
+ * accesses) go to a two-way set-associative table indexed by the bus page,
+ * offset by a hash of the generation, so that the pages of a few buffers
+ * stay cached together; longer runs go to a short list searched in full.
+ * Copies go run by run, not page by page.
  *
  * Called from the requester, responder and completer (softirq or task
  * context) with a reference on the MR held from resolve to end of copy.
@@ -55,14 +56,14 @@ struct arxe_tlb_entry {
  * of any QP may resolve on the CPU.
  */
 struct arxe_tlb {
-	/* runs of one page; way 0 the one filled last */
-	struct arxe_tlb_entry page[ARXE_TLB_SETS][ARXE_TLB_WAYS];
+	/* runs of one page; in each set, way 0 the one filled last (FIFO) */
+	struct arxe_tlb_entry one[ARXE_TLB_SETS][ARXE_TLB_WAYS];
 	/* longer runs, replaced in turn */
 	struct arxe_tlb_entry run[ARXE_TLB_RUNS];
 	unsigned int next_run;		/* the run entry replaced next */
 };
 
-static DEFINE_PER_CPU(struct arxe_tlb, arxe_tlb);
+static DEFINE_PER_CPU_ALIGNED(struct arxe_tlb, arxe_tlb);
 
 /* Does the MR's data path go through the IOMMU? */
 bool arxe_mr_via_iommu(struct rxe_mr *mr)
@@ -109,24 +110,25 @@ out:
  * mapping generation @gen: consecutive pages of a mapping fall in
  * consecutive sets, from a set that depends on the mapping.
  */
-static struct arxe_tlb_entry *arxe_tlb_set(struct arxe_tlb *tlb, u64 gen,
-					   dma_addr_t bus)
+static __always_inline struct arxe_tlb_entry *
+arxe_tlb_set(struct arxe_tlb *tlb, u64 gen, dma_addr_t bus)
 {
 	u64 set = (bus >> PAGE_SHIFT) + hash_64(gen, ARXE_TLB_SETS_SHIFT);
 
-	return tlb->page[set % ARXE_TLB_SETS];
+	return &tlb->one[set % ARXE_TLB_SETS][0];
 }
 
 /* The cached run holding bus address @bus of mapping generation @gen. */
-static struct arxe_tlb_entry *arxe_tlb_lookup(struct arxe_tlb *tlb, u64 gen,
-					      dma_addr_t bus)
+static __always_inline struct arxe_tlb_entry *
+arxe_tlb_lookup(struct arxe_tlb *tlb, u64 gen, dma_addr_t bus)
 {
 	struct arxe_tlb_entry *e = arxe_tlb_set(tlb, gen, bus);
 	int i;
 
-	for (i = 0; i < ARXE_TLB_WAYS; i++, e++)
+	for (i = 0; i < ARXE_TLB_WAYS; i++, e++) {
 		if (e->gen == gen && bus - e->bus < e->len)
 			return e;
+	}
 	for (i = 0; i < ARXE_TLB_RUNS; i++) {
 		e = &tlb->run[i];
 		if (e->gen == gen && bus - e->bus < e->len)
@@ -140,8 +142,10 @@ static struct arxe_tlb_entry *arxe_tlb_lookup(struct arxe_tlb *tlb, u64 gen,
  * cache entry: the physically contiguous run from @bus's page, at least to
  * @want (or as far as it is contiguous), and on to the end of the 2 MiB
  * leaf when @bus and its physical address are congruent modulo 2 MiB.
- * Never beyond the mapping. Returns the entry, or NULL if the IOMMU maps
- * nothing at @bus or the mapping could not be synced.
+ * Never beyond that 2 MiB boundary of bus addresses (at most 512 walks of
+ * the IOMMU's table, whatever length an access asks for) or the mapping.
+ * Returns the entry, or NULL if the IOMMU maps nothing at @bus or the
+ * mapping could not be synced.
  */
 static noinline struct arxe_tlb_entry *arxe_tlb_fill(struct arxe_tlb *tlb,
 						     struct arxe_mr *x,
@@ -149,6 +153,7 @@ static noinline struct arxe_tlb_entry *arxe_tlb_fill(struct arxe_tlb *tlb,
 						     dma_addr_t want)
 {
 	dma_addr_t end = x->first + x->span, page = bus & PAGE_MASK;
+	dma_addr_t leaf_end = ALIGN(bus + 1, ARXE_SZ_2M);
 	struct arxe_tlb_entry *e;
 	phys_addr_t phys;
 	u64 len;
@@ -160,8 +165,8 @@ static noinline struct arxe_tlb_entry *arxe_tlb_fill(struct arxe_tlb *tlb,
 	if (!phys)
 		return NULL;
 	if (!((page ^ phys) & (ARXE_SZ_2M - 1)))
-		want = max(want, ALIGN(bus + 1, ARXE_SZ_2M));
-	want = min(ALIGN(want, PAGE_SIZE), end);
+		want = leaf_end;
+	want = min3(ALIGN(want, PAGE_SIZE), leaf_end, end);
 	for (len = PAGE_SIZE; page + len < want; len += PAGE_SIZE)
 		if (iommu_iova_to_phys(x->domain, page + len) != phys + len)
 			break;
