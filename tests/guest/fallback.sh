@@ -67,7 +67,7 @@ xfer_fallback() {
 # allocated (one kmalloc of 6 MiB, which warns), while the run table can.
 pages_fails_beyond_1g() {
 	xlate_set pages || return 1
-	if hold_mr arxe0 1536M thp 0; then
+	if ! refused hold_mr arxe0 1536M thp 0; then
 		release_mr
 		fail "a pages MR of 1536 MiB registered"
 		return 1

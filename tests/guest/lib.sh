@@ -65,6 +65,17 @@ fail() {
 	return 1
 }
 
+# refused COMMAND...: COMMAND fails, as the test expects of it; the fail
+# it calls to say so does not fail the test (see t).
+refused() {
+	local noted=$TAP_FAIL_CALLED
+
+	if "$@"; then
+		return 1
+	fi
+	TAP_FAIL_CALLED=$noted
+}
+
 # dmesg_problems: print the kernel log lines (stdin) that report a kernel
 # problem: a WARN splat, a BUG, an oops, a UBSAN or KFENCE report, a hung
 # task, a panic.
