@@ -18,7 +18,8 @@
  * MR mapping it came from. A mapping's generation is never reused, so an
  * entry of an unlinked or freed mapping can never hit. Runs that ended
  * after one page (memory that is not physically contiguous, small
- * accesses) go to a two-way set-associative table indexed by the bus page,
+ * accesses, the last page before a 2 MiB boundary or the end of the
+ * mapping) go to a two-way set-associative table indexed by the bus page,
  * offset by a hash of the generation, so that the pages of a few buffers
  * stay cached together; longer runs go to a short list searched in full.
  * Copies go run by run, not page by page.
@@ -139,13 +140,13 @@ arxe_tlb_lookup(struct arxe_tlb *tlb, u64 gen, dma_addr_t bus)
 
 /*
  * arxe_tlb_fill - resolve bus address @bus of @x through the IOMMU into a
- * cache entry: the physically contiguous run from @bus's page, at least to
- * @want (or as far as it is contiguous), and on to the end of the 2 MiB
- * leaf when @bus and its physical address are congruent modulo 2 MiB.
- * Never beyond that 2 MiB boundary of bus addresses (at most 512 walks of
- * the IOMMU's table, whatever length an access asks for) or the mapping.
- * Returns the entry, or NULL if the IOMMU maps nothing at @bus or the
- * mapping could not be synced.
+ * cache entry: the physically contiguous run from @bus's page to @want
+ * rounded up to a page, or to the next 2 MiB boundary of bus addresses when
+ * @bus and its physical address are congruent modulo 2 MiB; never past that
+ * boundary, the end of the mapping or the first physical discontinuity (at
+ * most 2 MiB / PAGE_SIZE walks of the IOMMU's table, whatever length an
+ * access asks for). Returns the entry, or NULL if the IOMMU maps nothing at
+ * @bus or the mapping could not be synced.
  */
 static noinline struct arxe_tlb_entry *arxe_tlb_fill(struct arxe_tlb *tlb,
 						     struct arxe_mr *x,
