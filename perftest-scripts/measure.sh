@@ -16,7 +16,7 @@
 #   frwr       fast-registration cycles of a kernel user (the test module
 #              arxe_frwr_test, registration alone) per page-list length.
 #
-#   measure.sh quick|full [all|data|reg]
+#   measure.sh quick|full [all|data|icount]
 #
 # The second argument picks the measurements: all (the default), data
 # (perftest and frwr) or icount (events and regcost), for
