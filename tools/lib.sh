@@ -20,6 +20,7 @@ ARXE_ROOT_PACKAGES=(
 	cmake ninja-build libnl-3-dev libnl-route-3-dev libudev-dev pkgconf
 	iproute2 kmod iputils-ping procps
 	nfs-kernel-server nvme-cli fio
+	dkms linux-headers-rt-amd64 man-db
 )
 
 # shellcheck disable=SC2034
@@ -129,6 +130,15 @@ current_root() {
 
 	[ -d "$link/usr" ] || die "no target root in $link: run tools/mkroot"
 	readlink -f "$link"
+}
+
+# root_kver ROOT: the version of the kernel the root boots (the one
+# linux-image installed in /boot; other versions may have only headers).
+root_kver() {
+	local images=("$1"/boot/vmlinuz-*)
+
+	[ -f "${images[-1]}" ] || die "no kernel image in $1/boot"
+	basename "${images[-1]}" | sed 's/^vmlinuz-//'
 }
 
 # Ensure the running user can do what the tools need.

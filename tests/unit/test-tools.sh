@@ -228,6 +228,69 @@ report_tables() {
 }
 
 tap_begin
+# fake_kernel DIR API CONFIG_LINE...: a kernel build tree as far as
+# build-module's checks look: Makefile, .config of the CONFIG_LINEs,
+# include/linux/dma-mapping.h with the two-step DMA API if API is 1.
+fake_kernel() {
+	local dir=$1 api=$2
+
+	shift 2
+	mkdir -p "$dir/include/linux"
+	echo "all:" >"$dir/Makefile"
+	printf '%s\n' "$@" >"$dir/.config"
+	if [ "$api" = 1 ]; then
+		echo "bool dma_iova_try_alloc(void);" >"$dir/include/linux/dma-mapping.h"
+	else
+		echo "void dma_map_page(void);" >"$dir/include/linux/dma-mapping.h"
+	fi
+}
+
+# build_module_says WANT ARGS...: build-module ARGS fails with status 1 and
+# one line on standard error, which contains WANT.
+build_module_says() {
+	local want=$1 err status
+
+	shift
+	err=$(cd "$tmp" && "$top/kernel/build-module" -o "$tmp/bm-out" "$@" 2>&1 >/dev/null)
+	status=$?
+	expect status "$status" 1 || return 1
+	expect lines "$(printf '%s\n' "$err" | wc -l)" 1 || return 1
+	case "$err" in
+	"arxe: "*"$want"*) ;;
+	*)
+		echo "build-module said '$err', not '$want'"
+		return 1
+		;;
+	esac
+}
+
+build_module_errors() {
+	local k=$tmp/kernels ok=(CONFIG_INFINIBAND=m CONFIG_INFINIBAND_VIRT_DMA=y)
+
+	fake_kernel "$k/no-api" 0 "${ok[@]}"
+	fake_kernel "$k/no-ib" 1 CONFIG_NET=y
+	fake_kernel "$k/ok" 1 "${ok[@]}"
+	mkdir -p "$k/rxe-other"
+	echo "int rxe;" >"$k/rxe-other/rxe.c"
+	build_module_says "has no build tree at $k/none: install linux-headers-99.1.0-t" \
+		99.1.0-t "$k/none" &&
+		build_module_says "lacks the two-step DMA API" 99.1.0-t "$k/no-api" &&
+		build_module_says "built without InfiniBand/RDMA" 99.1.0-t "$k/no-ib" &&
+		build_module_says "rxe's sources of Linux 99.1 are missing: install linux-source-99.1" \
+			99.1.0-t "$k/ok" &&
+		build_module_says "holds no rxe.c" -r "$k/none" 99.1.0-t "$k/ok" &&
+		build_module_says "patches/$(head -n 1 "$top/kernel/patches/series") does not apply to rxe of Linux 99.1" \
+			-r "$k/rxe-other" 99.1.0-t "$k/ok"
+}
+
+root_kver_is_the_booted_kernel() {
+	local r=$tmp/fake-root
+
+	mkdir -p "$r/boot" "$r/lib/modules/7.2.1-amd64" "$r/lib/modules/7.2.1-rt-amd64"
+	touch "$r/boot/vmlinuz-7.2.1-amd64"
+	expect kver "$(root_kver "$r")" 7.2.1-amd64
+}
+
 t mirror-deb822-skips-security mirror_deb822_skips_security
 t mirror-deb822-skips-deb-src mirror_deb822_skips_deb_src
 t mirror-oneline-with-options mirror_oneline_with_options
@@ -242,4 +305,6 @@ t dmesg-problems-found dmesg_problems_found
 t taint-flags taint_flags
 t perftest-output-parsed perftest_parse
 t report-tables report_tables
+t build-module-errors build_module_errors
+t root-kver-is-the-booted-kernel root_kver_is_the_booted_kernel
 tap_end
