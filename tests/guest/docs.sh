@@ -3,9 +3,10 @@
 # (rendered by the build into this suite's output directory, man/) are
 # installed where man finds them and render without a warning, and
 # arxe(7) names every module parameter arxe.ko has and every port counter
-# arxe0 shows beyond stock rxe0's.
+# arxe0 shows beyond stock rxe0's; README's commands for creating a device
+# and sending traffic through it run as README writes them.
 #
-# Needs two NICs (tools/guest --nics 2, see setup_arxe_and_rxe). Prints TAP.
+# Needs two NICs (tools/guest --nics 2, see setup_two_nodes). Prints TAP.
 set -uo pipefail
 # shellcheck source=tests/guest/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -59,7 +60,9 @@ counters_documented() {
 	local c n=0
 
 	[ -s /tmp/arxe.7.txt ] || fail "arxe(7) was not rendered" || return 1
-	setup_arxe_and_rxe >/dev/null || return 1
+	# README's tests (before) set up the two nodes and removed arxe0
+	rdma link add arxe0 type arxe netdev eth0 || return 1
+	modprobe rdma_rxe && in_ns peer rdma link add rxe0 type rxe netdev eth1 || return 1
 	counters_of arxe0 | cut -d' ' -f1 | sort >/tmp/counters.arxe0
 	counters_of rxe0 | cut -d' ' -f1 | sort >/tmp/counters.rxe0
 	for c in $(comm -23 /tmp/counters.arxe0 /tmp/counters.rxe0); do
@@ -70,9 +73,56 @@ counters_documented() {
 	[ "$n" -gt 0 ] || fail "arxe0 shows no counter beyond rxe0's"
 }
 
+# readme_block HEADING [N]: the lines of the Nth (default first) indented
+# code block under README's "### HEADING", up to the next heading.
+readme_block() {
+	awk -v h="### $1" -v want="${2:-1}" '
+		$0 == h { under = 1; next }
+		under && /^#/ { exit }
+		under && /^    / { if (!inblock) n++; inblock = 1; if (n == want) print substr($0, 5); next }
+		{ inblock = 0 }
+	' /arxe/src/README.md
+}
+
+# run_readme_lines: run each line of stdin with bash, as a user types it.
+run_readme_lines() {
+	local line
+
+	while IFS= read -r line; do
+		echo "\$ $line"
+		timeout 120 bash -c "$line" || fail "README's command failed: $line" || return 1
+	done
+}
+
+readme_creates_device() {
+	local cmds
+
+	setup_two_nodes >/dev/null || return 1
+	cmds=$(readme_block "Creating a device" 1)
+	[ "$(wc -l <<<"$cmds")" -ge 3 ] || fail "README's block under Creating a device: '$cmds'" || return 1
+	run_readme_lines <<<"$cmds" || return 1
+	port_active "" arxe0 >/dev/null
+}
+
+readme_traffic() {
+	local cmds g
+
+	g=$(gid_index "" arxe0 "$A_IP") || return 1
+	cmds=$(readme_block "Creating a device" 2)
+	grep -q 'ib_write_bw' <<<"$cmds" || fail "README's second block under Creating a device: '$cmds'" || return 1
+	cmds=${cmds//ADDRESS/$A_IP}
+	run_readme_lines <<<"${cmds//-x N/-x $g}" >/tmp/readme-traffic.txt 2>&1
+	cat /tmp/readme-traffic.txt
+	grep -Eq '^ *65536 +[0-9]+ +[0-9.]+ +[0-9.]+' /tmp/readme-traffic.txt ||
+		fail "ib_write_bw printed no result line"
+	rdma link delete arxe0
+}
+
 tap_begin
 t man-arxe-7-renders man_arxe
 t man-arxedv-query-mr-3-renders man_query_mr
 t arxe-7-documents-parameters parameters_documented
+t readme-creates-a-device readme_creates_device
+t readme-traffic-through-it readme_traffic
 t arxe-7-documents-counters counters_documented
 tap_end
