@@ -4,7 +4,8 @@
 # installed where man finds them and render without a warning, and
 # arxe(7) names every module parameter arxe.ko has and every port counter
 # arxe0 shows beyond stock rxe0's; README's commands for creating a device
-# and sending traffic through it run as README writes them.
+# and sending traffic through it, for the kernel FRWR user and for two
+# machines (played by one, in loopback) run as README writes them.
 #
 # Needs two NICs (tools/guest --nics 2, see setup_two_nodes). Prints TAP.
 set -uo pipefail
@@ -60,8 +61,8 @@ counters_documented() {
 	local c n=0
 
 	[ -s /tmp/arxe.7.txt ] || fail "arxe(7) was not rendered" || return 1
-	# README's tests (before) set up the two nodes and removed arxe0
-	rdma link add arxe0 type arxe netdev eth0 || return 1
+	# README's tests (before) set up the two nodes and arxe0
+	[ -e /sys/class/infiniband/arxe0 ] || fail "no arxe0 after README's commands" || return 1
 	modprobe rdma_rxe && in_ns peer rdma link add rxe0 type rxe netdev eth1 || return 1
 	counters_of arxe0 | cut -d' ' -f1 | sort >/tmp/counters.arxe0
 	counters_of rxe0 | cut -d' ' -f1 | sort >/tmp/counters.rxe0
@@ -115,7 +116,56 @@ readme_traffic() {
 	cat /tmp/readme-traffic.txt
 	grep -Eq '^ *65536 +[0-9]+ +[0-9.]+ +[0-9.]+' /tmp/readme-traffic.txt ||
 		fail "ib_write_bw printed no result line"
-	rdma link delete arxe0
+}
+
+# README's kernel FRWR user and the MR report, on arxe0.
+readme_frwr() {
+	local cmds
+
+	cmds=$(readme_block "Fast registration (FRWR) for kernel users" 1)
+	grep -q 'modprobe arxe_frwr_test' <<<"$cmds" || fail "README's FRWR block: '$cmds'" || return 1
+	run_readme_lines <<<"$cmds" >/tmp/readme-frwr.txt 2>&1
+	cat /tmp/readme-frwr.txt
+	grep -q 'arxe_frwr_test: dev arxe0 pages 16 cycles 2000 data checked: ok' /tmp/readme-frwr.txt ||
+		fail "the FRWR user did not say its data checked ok" || return 1
+	cmds=$(readme_block "Fast registration (FRWR) for kernel users" 2)
+	grep -q 'rdma -dd res show mr' <<<"$cmds" || fail "README's res block: '$cmds'" || return 1
+	run_readme_lines <<<"$cmds"
+	xlate_set aligned
+}
+
+# README's two machines, played by one: arxe0 made again as README says,
+# then each server line in the background and its client line against it
+# (SERVER eth0's address, N its GID index).
+readme_two_machines() {
+	local cmds g line server pid
+
+	rdma link delete arxe0 || return 1
+	cmds=$(readme_block "Two real machines" 1)
+	grep -q 'rdma link add arxe0' <<<"$cmds" || fail "README's first block of Two real machines: '$cmds'" || return 1
+	run_readme_lines <<<"$cmds" || return 1
+	port_active "" arxe0 >/dev/null || return 1
+	g=$(gid_index "" arxe0 "$A_IP") || return 1
+	cmds=$(readme_block "Two real machines" 2)
+	[ "$(grep -c '^client\$ ' <<<"$cmds")" -ge 3 ] || fail "README's server/client block: '$cmds'" || return 1
+	cmds=${cmds//SERVER/$A_IP}
+	cmds=${cmds// N / $g }
+	while IFS= read -r line; do
+		case "$line" in
+		"server\$ "*)
+			server=${line#server\$ }
+			echo "server\$ $server"
+			timeout 120 bash -c "$server" >/tmp/readme-server.txt 2>&1 &
+			pid=$!
+			sleep 3
+			;;
+		"client\$ "*)
+			echo "client\$ ${line#client\$ }"
+			timeout 120 bash -c "${line#client\$ }" || fail "README's client command failed: $line"
+			wait "$pid" || fail "README's server command failed: $server ($(tail -n 2 /tmp/readme-server.txt))"
+			;;
+		esac
+	done <<<"$cmds"
 }
 
 tap_begin
@@ -124,5 +174,7 @@ t man-arxedv-query-mr-3-renders man_query_mr
 t arxe-7-documents-parameters parameters_documented
 t readme-creates-a-device readme_creates_device
 t readme-traffic-through-it readme_traffic
+t readme-frwr-test-module readme_frwr
+t readme-two-machines-in-one readme_two_machines
 t arxe-7-documents-counters counters_documented
 tap_end
