@@ -280,7 +280,11 @@ build_module_errors() {
 			99.1.0-t "$k/ok" &&
 		build_module_says "holds no rxe.c" -r "$k/none" 99.1.0-t "$k/ok" &&
 		build_module_says "patches/$(head -n 1 "$top/kernel/patches/series") does not apply to rxe of Linux 99.1" \
-			-r "$k/rxe-other" 99.1.0-t "$k/ok"
+			-r "$k/rxe-other" 99.1.0-t "$k/ok" || return 1
+	mkdir -p "$tmp/not-ours/keep"
+	build_module_says "$tmp/not-ours exists and is not an output of build-module" \
+		-o "$tmp/not-ours" -r "$k/rxe-other" 99.1.0-t "$k/ok" || return 1
+	[ -d "$tmp/not-ours/keep" ] || fail "build-module removed a directory it did not make"
 }
 
 root_kver_is_the_booted_kernel() {
