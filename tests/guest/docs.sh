@@ -43,35 +43,39 @@ man_query_mr() {
 	man_renders 3 arxedv_query_mr NAME SYNOPSIS DESCRIPTION "RETURN VALUE"
 }
 
-# Every parameter modinfo lists for arxe.ko is in arxe(7).
-parameters_documented() {
-	local p n=0
+# in_arxe7 KIND NAME...: there is a NAME, and arxe(7) has every one of
+# them (KINDs: parameters, counters).
+in_arxe7() {
+	local kind=$1 name
 
+	shift
 	[ -s /tmp/arxe.7.txt ] || fail "arxe(7) was not rendered" || return 1
-	for p in $(modinfo -F parm arxe | sed 's/:.*//'); do
-		n=$((n + 1))
-		grep -q "$p=" /tmp/arxe.7.txt || fail "arxe(7) does not document the parameter $p"
+	[ $# -gt 0 ] || fail "there are no $kind to look for" || return 1
+	for name in "$@"; do
+		grep -q -- "$name" /tmp/arxe.7.txt || fail "arxe(7) does not document $name ($kind)"
 	done
-	echo "$n parameters"
-	[ "$n" -gt 0 ] || fail "modinfo lists no parameters of arxe"
+	echo "$# $kind, all in arxe(7)"
+}
+
+# Every parameter modinfo lists for arxe.ko is in arxe(7), as NAME=.
+parameters_documented() {
+	local params
+
+	mapfile -t params < <(modinfo -F parm arxe | sed 's/:.*/=/')
+	in_arxe7 parameters "${params[@]}"
 }
 
 # Every port counter of arxe0 that rxe0 lacks is in arxe(7).
 counters_documented() {
-	local c n=0
+	local counters
 
-	[ -s /tmp/arxe.7.txt ] || fail "arxe(7) was not rendered" || return 1
 	# README's tests (before) set up the two nodes and arxe0
 	[ -e /sys/class/infiniband/arxe0 ] || fail "no arxe0 after README's commands" || return 1
 	modprobe rdma_rxe && in_ns peer rdma link add rxe0 type rxe netdev eth1 || return 1
 	counters_of arxe0 | cut -d' ' -f1 | sort >/tmp/counters.arxe0
 	counters_of rxe0 | cut -d' ' -f1 | sort >/tmp/counters.rxe0
-	for c in $(comm -23 /tmp/counters.arxe0 /tmp/counters.rxe0); do
-		n=$((n + 1))
-		grep -q "$c" /tmp/arxe.7.txt || fail "arxe(7) does not document the counter $c"
-	done
-	echo "$n counters of arxe0 beyond rxe0's"
-	[ "$n" -gt 0 ] || fail "arxe0 shows no counter beyond rxe0's"
+	mapfile -t counters < <(comm -23 /tmp/counters.arxe0 /tmp/counters.rxe0)
+	in_arxe7 "counters beyond rxe0's" "${counters[@]}"
 }
 
 # readme_block HEADING [N]: the lines of the Nth (default first) indented
