@@ -181,4 +181,5 @@ t readme-traffic-through-it readme_traffic
 t readme-frwr-test-module readme_frwr
 t readme-two-machines-in-one readme_two_machines
 t arxe-7-documents-counters counters_documented
+t kernel-log-clean kernel_clean
 tap_end
