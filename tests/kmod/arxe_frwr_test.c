@@ -608,13 +608,8 @@ static int frwr_write_refused(struct frwr_test *t, u32 rkey, const char *what)
 	return 0;
 }
 
-/*
- * Both QPs back to RTS after a refused access. The responder's QP moves
- * to the error state once it has sent its NAK, which can be after the
- * requester saw the NAK: wait for that (at most @timeout_ms) before the
- * reset, which the move would otherwise undo.
- */
-static int frwr_reconnect(struct frwr_test *t)
+/* Wait (at most @timeout_ms) until @qp is in the error state. */
+static int frwr_wait_error(struct ib_qp *qp)
 {
 	unsigned long until = jiffies + msecs_to_jiffies(timeout_ms);
 	struct ib_qp_init_attr init;
@@ -622,13 +617,45 @@ static int frwr_reconnect(struct frwr_test *t)
 	int err;
 
 	do {
-		err = ib_query_qp(t->qp_b, &attr, IB_QP_STATE, &init);
-		if (err)
+		err = ib_query_qp(qp, &attr, IB_QP_STATE, &init);
+		if (err || attr.qp_state == IB_QPS_ERR)
 			return err;
-		if (attr.qp_state == IB_QPS_ERR)
-			break;
 		usleep_range(1000, 2000);
 	} while (time_before(jiffies, until));
+	pr_err("arxe_frwr_test: QP %u not in the error state after %u ms\n",
+	       qp->qp_num, timeout_ms);
+	return -ETIMEDOUT;
+}
+
+/*
+ * Both QPs back to RTS after a refused access. The responder's QP moves
+ * to the error state once it has sent its NAK, which can be after the
+ * requester saw the NAK: wait for that before the reset, which the move
+ * would otherwise undo.
+ * arxe moves the requester's QP to the error state before it posts the
+ * error completion, so A is reset at once, as a consumer would; stock rxe
+ * posts first, and a reset in between is undone: wait for it there.
+ */
+static int frwr_reconnect(struct frwr_test *t)
+{
+	struct ib_qp_init_attr init;
+	struct ib_qp_attr attr;
+	int err;
+
+	if (t->ibdev->ops.driver_id == RDMA_DRIVER_RXE) {
+		err = frwr_wait_error(t->qp_a);
+	} else {
+		err = ib_query_qp(t->qp_a, &attr, IB_QP_STATE, &init);
+		if (!err && attr.qp_state != IB_QPS_ERR) {
+			pr_err("arxe_frwr_test: QP %u in state %d when its error completion was polled\n",
+			       t->qp_a->qp_num, attr.qp_state);
+			err = -EIO;
+		}
+	}
+	if (!err)
+		err = frwr_wait_error(t->qp_b);
+	if (err)
+		return err;
 	memset(&attr, 0, sizeof(attr));
 	attr.qp_state = IB_QPS_RESET;
 	err = frwr_modify(t->qp_a, &attr, IB_QP_STATE, "RESET");
