@@ -194,7 +194,7 @@ tcg_patch_race() {
 }
 
 # tap_result FILE NAME: succeed if the TAP file reports "ok N - NAME";
-# say what it reports otherwise.
+# otherwise print its line and the comments under it (the tail of its output).
 tap_result() {
 	local file=$1 name=$2 line
 
@@ -205,7 +205,13 @@ tap_result() {
 	line=$(grep -E "^(not )?ok [0-9]+ - $name( |\$)" "$file" | head -n 1)
 	case "$line" in
 	"") echo "$name: no result in $file" ;;
-	"not ok"*) echo "$line" ;;
+	"not ok"*)
+		# the comments the guest wrote below it: what failed, and why
+		awk -v line="$line" '
+			$0 == line { show = 1; print; next }
+			show && /^#/ { print; next }
+			show { exit }' "$file"
+		;;
 	ok*)
 		echo "$line"
 		return 0

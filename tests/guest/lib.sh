@@ -103,9 +103,10 @@ kernel_clean() {
 	bad=$(dmesg | dmesg_problems)
 	taint=$(taint_problems "$(cat /proc/sys/kernel/tainted)")
 	if [ -n "$bad" ] || [ -n "$taint" ]; then
-		echo "kernel taint flags: ${taint:-none}"
-		echo "$bad"
+		# the problem lines last: the TAP comments keep a failure's tail
 		dmesg | tail -n 60
+		echo "kernel taint flags: ${taint:-none}"
+		echo "$bad" | head -n 10
 		return 1
 	fi
 }
