@@ -101,15 +101,23 @@ overlay_up() {
 	in_root depmod -a "$kver" || return 1
 	in_root pkg-config --exists arxe && fail "arxe.pc is still there"
 	snapshot >"$ovl/before.txt"
-	mkdir -p "$top_dir/tmp/debs"
-	cp "${debs[@]/#/$build/packages/}" "$top_dir/tmp/debs/"
+	mkdir -p "$top_dir/tmp/user/build/packages"
+	cp "${debs[@]/#/$build/packages/}" "$top_dir/tmp/user/build/packages/"
+	echo 'APT::Get::Assume-Yes "true";' >"$top_dir/etc/apt/apt.conf.d/90arxe-test-yes"
 }
 
+# README's install command, run as written from a directory that holds
+# build/packages (apt answered yes, as the user would).
 apt_installs() {
-	in_root apt-get install -y \
-		"${debs[@]/#//tmp/debs/}" >"$ovl/apt-install.log" 2>&1 || {
+	local cmd
+
+	cmd=$(README=$top/README.md readme_block "Installing the Debian packages" 1)
+	[[ "$cmd" == "apt install ./build/packages/arxe-dkms_${version}_all.deb "* ]] ||
+		fail "README's install command is not apt install of the packages: $cmd" || return 1
+	echo "\$ $cmd"
+	in_root sh -c "cd /tmp/user && $cmd" >"$ovl/apt-install.log" 2>&1 || {
 		tail -n 30 "$ovl/apt-install.log"
-		fail "apt-get install of the packages failed"
+		fail "README's apt install of the packages failed"
 		return 1
 	}
 	grep -E 'arxe|dkms' "$ovl/apt-install.log" | tail -n 20
@@ -170,12 +178,19 @@ man_pages_render() {
 # but for the key DKMS made to sign modules with (/var/lib/dkms/mok.*),
 # which is DKMS's, for every module it builds.
 purge_leaves_nothing() {
-	in_root apt-get purge -y arxe-dkms libarxe1 libarxe-dev >"$ovl/apt-purge.log" 2>&1 || {
+	local cmd
+
+	cmd=$(README=$top/README.md readme_block "Installing the Debian packages" 2)
+	[[ "$cmd" == "apt purge arxe-dkms libarxe1 libarxe-dev" ]] ||
+		fail "README's remove command is not apt purge of the packages: $cmd" || return 1
+	echo "\$ $cmd"
+	in_root sh -c "$cmd" >"$ovl/apt-purge.log" 2>&1 || {
 		tail -n 30 "$ovl/apt-purge.log"
-		fail "apt-get purge failed"
+		fail "README's apt purge failed"
 		return 1
 	}
-	rm -rf "$top_dir/tmp/debs" "$top_dir/tmp/query_mr" "$top_dir/tmp/query_mr.c"
+	rm -rf "$top_dir/tmp/user" "$top_dir/tmp/query_mr" "$top_dir/tmp/query_mr.c" \
+		"$top_dir/etc/apt/apt.conf.d/90arxe-test-yes"
 	snapshot | grep -v '^var/lib/dkms/mok\.\(key\|pub\)$' >"$ovl/after.txt"
 	if ! diff -u "$ovl/before.txt" "$ovl/after.txt"; then
 		fail "the packages left files behind (+) or took the root's (-)"

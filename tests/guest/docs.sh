@@ -78,17 +78,6 @@ counters_documented() {
 	in_arxe7 "counters beyond rxe0's" "${counters[@]}"
 }
 
-# readme_block HEADING [N]: the lines of the Nth (default first) indented
-# code block under README's "### HEADING", up to the next heading.
-readme_block() {
-	awk -v h="### $1" -v want="${2:-1}" '
-		$0 == h { under = 1; next }
-		under && /^#/ { exit }
-		under && /^    / { if (!inblock) n++; inblock = 1; if (n == want) print substr($0, 5); next }
-		{ inblock = 0 }
-	' /arxe/src/README.md
-}
-
 # run_readme_lines: run each line of stdin with bash, as a user types it.
 run_readme_lines() {
 	local line

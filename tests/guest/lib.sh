@@ -111,6 +111,19 @@ kernel_clean() {
 	fi
 }
 
+# readme_block HEADING [N]: the lines of the Nth (default first) indented
+# code block under README's "### HEADING", up to the next heading, with
+# the lines a backslash continues joined (README: the repository's, in a
+# guest /arxe/src/README.md).
+readme_block() {
+	awk -v h="### $1" -v want="${2:-1}" '
+		$0 == h { under = 1; next }
+		under && /^#/ { exit }
+		under && /^    / { if (!inblock) n++; inblock = 1; if (n == want) print substr($0, 5); next }
+		{ inblock = 0 }
+	' "${README:-/arxe/src/README.md}" | sed -e ':a' -e '/\\$/{N;s/\\\n *//;ba}'
+}
+
 # in_ns NS COMMAND...: run COMMAND in network namespace NS ("" = this one).
 in_ns() {
 	local ns=$1
