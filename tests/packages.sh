@@ -29,15 +29,6 @@ version=$(sed -n 's/^project(arxe VERSION \([0-9.]*\).*/\1/p' "$top/CMakeLists.t
 ovl=$ARXE_CACHE/packages-test
 top_dir=$ovl/merged
 debs=(arxe-dkms_"$version"_all.deb libarxe1_"$version"_amd64.deb libarxe-dev_"$version"_amd64.deb)
-# the files of arxe that tools/build installs into the root by hand
-hand_installed=(
-	usr/lib/x86_64-linux-gnu/libarxe.so usr/lib/x86_64-linux-gnu/libarxe.so.1
-	usr/lib/x86_64-linux-gnu/libarxe.so.1.0.*
-	usr/lib/x86_64-linux-gnu/libibverbs/libarxe-rdmav*.so
-	usr/include/infiniband/arxedv.h usr/lib/x86_64-linux-gnu/pkgconfig/arxe.pc
-	etc/libibverbs.d/arxe.driver "lib/modules/$kver/updates/arxe.ko"
-)
-
 overlay_down() {
 	[ -d "$top_dir" ] || return 0
 	chroot_umount "$top_dir"
@@ -50,12 +41,6 @@ trap overlay_down EXIT
 
 in_root() {
 	chroot "$top_dir" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 "$@"
-}
-
-# the files a package could leave behind, one path a line
-snapshot() {
-	(cd "$top_dir" && find etc usr/lib usr/include usr/share/doc usr/share/man usr/src \
-		lib/modules var/lib/dkms -xdev 2>/dev/null | LC_ALL=C sort)
 }
 
 packages_built() {
@@ -94,13 +79,16 @@ overlay_up() {
 	mount -t overlay overlay -o "lowerdir=$root,upperdir=$ovl/upper,workdir=$ovl/work" \
 		"$top_dir" || fail "cannot mount an overlay of the root" || return 1
 	chroot_mount "$top_dir"
-	for f in "${hand_installed[@]}"; do
+	while read -r f; do
 		# shellcheck disable=SC2086 # the globs in the list
 		rm -f "$top_dir"/$f
-	done
+	done < <(arxe_hand_installed "$kver")
+	# linux-source's tarball only, as the package leaves it (tools/mkroot
+	# unpacks part of it for arxe's own build)
+	find "$top_dir/usr/src" -mindepth 1 -maxdepth 1 -type d -name 'linux-source-*' -exec rm -rf {} +
 	in_root depmod -a "$kver" || return 1
 	in_root pkg-config --exists arxe && fail "arxe.pc is still there"
-	snapshot >"$ovl/before.txt"
+	installed_files "$top_dir" >"$ovl/before.txt"
 	mkdir -p "$top_dir/tmp/user/build/packages"
 	cp "${debs[@]/#/$build/packages/}" "$top_dir/tmp/user/build/packages/"
 	echo 'APT::Get::Assume-Yes "true";' >"$top_dir/etc/apt/apt.conf.d/90arxe-test-yes"
@@ -191,7 +179,7 @@ purge_leaves_nothing() {
 	}
 	rm -rf "$top_dir/tmp/user" "$top_dir/tmp/query_mr" "$top_dir/tmp/query_mr.c" \
 		"$top_dir/etc/apt/apt.conf.d/90arxe-test-yes"
-	snapshot | grep -v '^var/lib/dkms/mok\.\(key\|pub\)$' >"$ovl/after.txt"
+	installed_files "$top_dir" | grep -v '^var/lib/dkms/mok\.\(key\|pub\)$' >"$ovl/after.txt"
 	if ! diff -u "$ovl/before.txt" "$ovl/after.txt"; then
 		fail "the packages left files behind (+) or took the root's (-)"
 	fi

@@ -141,6 +141,19 @@ root_kver() {
 	basename "${images[-1]}" | sed 's/^vmlinuz-//'
 }
 
+# arxe_hand_installed KVER: the files of arxe that tools/build installs into
+# the target root by hand (and the packages install on a user's machine),
+# as globs relative to the root, one a line: the module, the provider, its
+# development files and the driver file.
+arxe_hand_installed() {
+	printf '%s\n' "lib/modules/$1/updates/arxe.ko" \
+		usr/lib/x86_64-linux-gnu/libarxe.so usr/lib/x86_64-linux-gnu/libarxe.so.1 \
+		'usr/lib/x86_64-linux-gnu/libarxe.so.1.0.*' \
+		'usr/lib/x86_64-linux-gnu/libibverbs/libarxe-rdmav*.so' \
+		usr/include/infiniband/arxedv.h usr/lib/x86_64-linux-gnu/pkgconfig/arxe.pc \
+		etc/libibverbs.d/arxe.driver
+}
+
 # Ensure the running user can do what the tools need.
 need_root() {
 	[ "$(id -u)" -eq 0 ] || die "$1 needs root (debootstrap, chroot, mounts)"

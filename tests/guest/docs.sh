@@ -78,16 +78,6 @@ counters_documented() {
 	in_arxe7 "counters beyond rxe0's" "${counters[@]}"
 }
 
-# run_readme_lines: run each line of stdin with bash, as a user types it.
-run_readme_lines() {
-	local line
-
-	while IFS= read -r line; do
-		echo "\$ $line"
-		timeout 120 bash -c "$line" || fail "README's command failed: $line" || return 1
-	done
-}
-
 readme_creates_device() {
 	local cmds
 

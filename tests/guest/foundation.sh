@@ -125,23 +125,6 @@ rmmod_keeps_rxe() {
 	pingpong peer rxe0 "$P_IP" peer rxe0
 }
 
-# A program calling arxedv_query_mr(), built with nothing but what
-# pkg-config says of arxe and no environment variables, runs on arxe0 and
-# finds its 1 MiB MR translated with one 16-byte device table entry.
-arxedv_program_builds() {
-	local flags out
-
-	flags=$(env -i /usr/bin/pkg-config --cflags --libs arxe) || fail "pkg-config knows no arxe" || return 1
-	echo "pkg-config: $flags"
-	# shellcheck disable=SC2086 # the flags are words
-	env -i PATH=/usr/bin:/bin gcc-16 -Wall -Werror -o /tmp/query_mr \
-		"$(dirname "$0")/pkgconfig/query_mr.c" $flags || fail "query_mr.c does not build" || return 1
-	out=$(env -i /tmp/query_mr arxe0) || fail "query_mr failed" || return 1
-	echo "$out"
-	[ "$out" = "xlate 2 dev_table_bytes 16 pinned_bytes 1048576" ] ||
-		fail "arxedv_query_mr says '$out' of an aligned 1 MiB MR"
-}
-
 tap_begin
 t nic-behind-translating-intel-iommu nic_setup_is e1000e intel
 t setup-two-nodes setup_two_nodes

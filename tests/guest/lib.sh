@@ -124,6 +124,40 @@ readme_block() {
 	' "${README:-/arxe/src/README.md}" | sed -e ':a' -e '/\\$/{N;s/\\\n *//;ba}'
 }
 
+# run_readme_lines: run each line of stdin with bash, as a user types it.
+run_readme_lines() {
+	local line
+
+	while IFS= read -r line; do
+		echo "\$ $line"
+		timeout 120 bash -c "$line" || fail "README's command failed: $line" || return 1
+	done
+}
+
+# A program calling arxedv_query_mr(), built with nothing but what
+# pkg-config says of arxe and no environment variables, runs on arxe0 and
+# finds its 1 MiB MR translated with one 16-byte device table entry.
+arxedv_program_builds() {
+	local flags out
+
+	flags=$(env -i /usr/bin/pkg-config --cflags --libs arxe) || fail "pkg-config knows no arxe" || return 1
+	echo "pkg-config: $flags"
+	# shellcheck disable=SC2086 # the flags are words
+	env -i PATH=/usr/bin:/bin gcc-16 -Wall -Werror -o /tmp/query_mr \
+		"$(dirname "${BASH_SOURCE[0]}")/pkgconfig/query_mr.c" $flags || fail "query_mr.c does not build" || return 1
+	out=$(env -i /tmp/query_mr arxe0) || fail "query_mr failed" || return 1
+	echo "$out"
+	[ "$out" = "xlate 2 dev_table_bytes 16 pinned_bytes 1048576" ] ||
+		fail "arxedv_query_mr says '$out' of an aligned 1 MiB MR"
+}
+
+# installed_files DIR: the files under DIR (a root) that a package
+# could leave behind, one path a line, relative to DIR.
+installed_files() {
+	(cd "$1" && find etc usr/lib usr/include usr/share/doc usr/share/man usr/src \
+		lib/modules var/lib/dkms -xdev 2>/dev/null | LC_ALL=C sort)
+}
+
 # in_ns NS COMMAND...: run COMMAND in network namespace NS ("" = this one).
 in_ns() {
 	local ns=$1
