@@ -1,15 +1,27 @@
 #!/bin/bash
-# The measurement suite's smoke test: perftest-scripts/run --quick (two
-# guests), then its results: every run produced a figure, the summary table
-# is filled, the plots exist, the kernel log stayed clean.
+# The measurement suite's smoke test: README's quick run,
+# perftest-scripts/run --quick (two guests; the test command has set up
+# already, and the results go to OUT_DIR), then its results: every run
+# produced a figure, the summary table is filled, the plots exist, the
+# kernel log stayed clean; and README's rebuild of the report gives the
+# same report.
 #
 #   tests/perftest-quick.sh OUT_DIR
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=$1
+# shellcheck source=tests/guest/lib.sh
+. "$top/tests/guest/lib.sh"
+export README=$top/README.md
 
+cmd=$(readme_block "The two commands" 2)
+[ "$cmd" = "perftest-scripts/run --quick" ] || {
+	echo "README's quick run is '$cmd', not perftest-scripts/run --quick"
+	exit 1
+}
 rm -rf "$out"
-"$top/perftest-scripts/run" --quick --no-setup --out "$out"
+echo "\$ $cmd --no-setup --out $out"
+(cd "$top" && $cmd --no-setup --out "$out")
 
 bad=0
 # Every data row of perftest.csv and frwr.csv has its figure.
@@ -76,4 +88,18 @@ for png in "$out"/bw-ib_write_bw.png "$out"/reg-time-thp.png "$out"/table-bytes-
 		bad=1
 	}
 done
+# README's rebuild of the report, on this results folder: the same report.
+cmd=$(readme_block "The measurement suite" 1)
+[[ "$cmd" == "perftest-scripts/report "* ]] || {
+	echo "README's report block is '$cmd'"
+	exit 1
+}
+cp "$out/report.md" "$out/report.md.run"
+echo "\$ ${cmd/build\/results\/quick/$out}"
+(cd "$top" && ${cmd/build\/results\/quick/$out}) >/dev/null || bad=1
+if ! diff -u "$out/report.md.run" "$out/report.md"; then
+	echo "README's report command gave another report (above)"
+	bad=1
+fi
+rm -f "$out/report.md.run"
 exit "$bad"

@@ -4,7 +4,8 @@
 # installed where man finds them and render without a warning, and
 # arxe(7) names every module parameter arxe.ko has and every port counter
 # arxe0 shows beyond stock rxe0's; README's commands for creating a device
-# and sending traffic through it, for the kernel FRWR user and for two
+# and sending traffic through it, choosing a mode, reading the report,
+# troubleshooting, the kernel FRWR user, NFS and NVMe over RDMA and two
 # machines (played by one, in loopback) run as README writes them.
 #
 # Needs two NICs (tools/guest --nics 2, see setup_two_nodes). Prints TAP.
@@ -101,7 +102,7 @@ readme_traffic() {
 		fail "ib_write_bw printed no result line"
 }
 
-# README's kernel FRWR user and the MR report, on arxe0.
+# README's kernel FRWR user, on arxe0.
 readme_frwr() {
 	local cmds
 
@@ -110,11 +111,170 @@ readme_frwr() {
 	run_readme_lines <<<"$cmds" >/tmp/readme-frwr.txt 2>&1
 	cat /tmp/readme-frwr.txt
 	grep -q 'arxe_frwr_test: dev arxe0 pages 16 cycles 2000 data checked: ok' /tmp/readme-frwr.txt ||
-		fail "the FRWR user did not say its data checked ok" || return 1
-	cmds=$(readme_block "Fast registration (FRWR) for kernel users" 2)
-	grep -q 'rdma -dd res show mr' <<<"$cmds" || fail "README's res block: '$cmds'" || return 1
-	run_readme_lines <<<"$cmds"
-	xlate_set aligned
+		fail "the FRWR user did not say its data checked ok"
+}
+
+# README's mode choice: the module parameter read as aligned, arxe0's
+# attribute as pages once given its own mode, and afterwards both back
+# where they were.
+readme_mode() {
+	local cmds out
+
+	cmds=$(readme_block "Choosing a translation mode" 1)
+	grep -q 'echo pages > /sys/class/infiniband/arxe0/xlate' <<<"$cmds" ||
+		fail "README's mode block: '$cmds'" || return 1
+	out=$(run_readme_lines <<<"$cmds" 2>&1) || {
+		echo "$out"
+		return 1
+	}
+	echo "$out"
+	grep -A1 -F '$ cat /sys/module/arxe/parameters/xlate' <<<"$out" | grep -qx aligned ||
+		fail "the module parameter did not read aligned"
+	grep -A1 -F '$ cat /sys/class/infiniband/arxe0/xlate' <<<"$out" | grep -qx pages ||
+		fail "arxe0's attribute did not read pages after README gave it that mode"
+	[ "$(cat /sys/module/arxe/parameters/xlate)" = aligned ] ||
+		fail "README's block left the module parameter at $(cat /sys/module/arxe/parameters/xlate)"
+	[ "$(cat /sys/class/infiniband/arxe0/xlate)" = "aligned (module default)" ] ||
+		fail "README's block left arxe0 at '$(cat /sys/class/infiniband/arxe0/xlate)'"
+}
+
+# README's report: an aligned MR of ibv_rc_pingpong's server with its
+# table, arxe's counters counting it, and the debugfs query's answer.
+readme_report() {
+	local cmds
+
+	cmds=$(readme_block "Reading the translation report" 1)
+	grep -q 'rdma -dd res show mr' <<<"$cmds" || fail "README's report block: '$cmds'" || return 1
+	run_readme_lines <<<"$cmds" >/tmp/readme-report.txt 2>&1
+	cat /tmp/readme-report.txt
+	# each MR of arxe0 on one line (its driver attributes may follow on more)
+	awk '/^dev / { if (mr != "") print mr; mr = "" } /^dev arxe0 / { mr = " " } /^[a-z]/ && !/^dev / { if (mr != "") print mr; mr = "" }
+		mr != "" { mr = mr " " $0 } END { if (mr != "") print mr }' /tmp/readme-report.txt >/tmp/readme-mrs.txt
+	grep -E ' drv_xlate aligned( |$)' /tmp/readme-mrs.txt | grep -E ' drv_dev_entries 1( |$)' |
+		grep -qE ' drv_dev_bytes 16( |$)' ||
+		fail "rdma res show mr showed no aligned MR of arxe0 with one 16-byte table entry"
+	grep -Eq '^ *xlate_mrs_aligned [1-9]' /tmp/readme-report.txt ||
+		fail "rdma statistic does not count the aligned MR"
+	cmds=$(readme_block "Reading the translation report" 2)
+	# debugfs, which systemd mounts on a Debian system
+	mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug || return 1
+	run_readme_lines <<<"$cmds" >/tmp/readme-debugfs.txt 2>&1
+	cat /tmp/readme-debugfs.txt
+	grep -Eqx 'arxe0 0x7f801000 (0x[0-9a-f]+|none)' /tmp/readme-debugfs.txt ||
+		fail "the debugfs query gave no answer"
+}
+
+# run_readme_host_lines ADDRESS: README's "server# " and "client# " lines
+# of stdin, both on this machine (SERVER and CLIENT are ADDRESS). The
+# guest does not boot with systemd: "systemctl restart nfs-server" starts
+# what nfs-server.service starts.
+run_readme_host_lines() {
+	local line
+
+	while IFS= read -r line; do
+		line=${line#server# }
+		line=${line#client# }
+		line=${line//SERVER/$1}
+		line=${line//CLIENT/$1}
+		if [ "$line" = "systemctl restart nfs-server" ] && [ ! -d /run/systemd/system ]; then
+			echo "\$ $line (without systemd: rpcbind, exportfs -r, rpc.mountd, rpc.nfsd)"
+			line="mkdir -p /run/rpcbind /var/lib/nfs/rpc_pipefs &&
+				{ mountpoint -q /proc/fs/nfsd || mount -t nfsd nfsd /proc/fs/nfsd; } &&
+				{ rpcbind -w 2>/dev/null || rpcbind; } && exportfs -r && rpc.mountd && rpc.nfsd"
+		else
+			echo "\$ $line"
+		fi
+		timeout 120 bash -c "$line" || fail "README's command failed: $line" || return 1
+		case "$line" in
+		"nvme connect "*) nvme_namespace_appears ;;
+		esac
+	done
+}
+
+# The block device of README's NVMe subsystem (arxe-test) appears.
+nvme_namespace_appears() {
+	local i b
+
+	for ((i = 0; i < 40; i++)); do
+		for b in /sys/block/nvme*n*; do
+			[ "$(cat "$b/device/subsysnqn" 2>/dev/null)" = arxe-test ] || continue
+			[ -b "/dev/${b##*/}" ] && echo "namespace: /dev/${b##*/}" && return 0
+		done
+		sleep 0.5
+	done
+	fail "no block device of README's NVMe subsystem arxe-test appeared"
+}
+
+readme_nfs() {
+	local cmds
+
+	cmds=$(readme_block "Kernel users: NFS and NVMe over RDMA" 1)
+	grep -q 'proto=rdma' <<<"$cmds" || fail "README's NFS block: '$cmds'" || return 1
+	run_readme_host_lines "$A_IP" <<<"$cmds" >/tmp/readme-nfs.txt 2>&1
+	cat /tmp/readme-nfs.txt
+	grep -q " /mnt nfs4 .*proto=rdma" /tmp/readme-nfs.txt || fail "the NFS mount did not use RDMA"
+}
+
+readme_nvme() {
+	local cmds
+
+	cmds=$(readme_block "Kernel users: NFS and NVMe over RDMA" 2)
+	grep -q 'nvme connect -t rdma' <<<"$cmds" || fail "README's NVMe block: '$cmds'" || return 1
+	# configfs, which systemd mounts on a Debian system
+	mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config || return 1
+	run_readme_host_lines "$A_IP" <<<"$cmds" 2>&1
+}
+
+# README's troubleshooting blocks, on this guest: a translating IOMMU and
+# no fallback, a memlock limit, arxe.ko built for the running kernel, UDP
+# port 4791 open, Ethernet MTU 1500 and the port's 1024.
+readme_troubleshooting() {
+	local i cmds out kver
+
+	kver=$(uname -r)
+	for i in 1 2 3 4 5; do
+		# literal headings: lint.readme finds the blocks a test runs by them
+		case "$i" in
+		1) cmds=$(readme_block "Troubleshooting" 1) ;;
+		2) cmds=$(readme_block "Troubleshooting" 2) ;;
+		3) cmds=$(readme_block "Troubleshooting" 3) ;;
+		4) cmds=$(readme_block "Troubleshooting" 4) ;;
+		5) cmds=$(readme_block "Troubleshooting" 5) ;;
+		esac
+		[ -n "$cmds" ] || fail "README's Troubleshooting has no block $i" || return 1
+		out=$(run_readme_lines <<<"$cmds" 2>&1) || {
+			echo "$out"
+			return 1
+		}
+		echo "$out"
+		case "$i" in
+		1)
+			grep -Eq '^ *[0-9]+ DMA(-FQ)?$' <<<"$out" || fail "no translating IOMMU group listed"
+			grep -qx 'xlate_fallbacks 0' <<<"$out" || fail "xlate_fallbacks is not 0"
+			;;
+		2) grep -Eqx '[0-9]+|unlimited' <<<"$out" || fail "ulimit -l printed no limit" ;;
+		3)
+			if ! grep -qx "$kver" <<<"$out" || ! grep -q "^$kver " <<<"$out"; then
+				fail "arxe.ko's vermagic and the running kernel $kver differ"
+			fi
+			;;
+		4)
+			grep -q ':4791 ' <<<"$out" || fail "no socket on UDP port 4791" || return 1
+			# README: the second driver in a namespace cannot have the port
+			modprobe rdma_rxe || return 1
+			if rdma link add rxe9 type rxe netdev eth0 2>/tmp/rxe9.err; then
+				rdma link delete rxe9
+				fail "stock rxe added a link in arxe0's namespace"
+			else
+				echo "stock rxe in arxe0's namespace: $(cat /tmp/rxe9.err)"
+			fi
+			;;
+		5)
+			grep -qx 'mtu 1500' <<<"$out" || fail "eth0's MTU is not 1500"
+			grep -Eq 'active_mtu:[[:space:]]+1024 ' <<<"$out" || fail "arxe0's active MTU is not 1024"
+			;;
+		esac
+	done
 }
 
 # README's two machines, played by one: arxe0 made again as README says,
@@ -158,6 +318,11 @@ t arxe-7-documents-parameters parameters_documented
 t readme-creates-a-device readme_creates_device
 t readme-traffic-through-it readme_traffic
 t readme-frwr-test-module readme_frwr
+t readme-chooses-a-mode readme_mode
+t readme-reads-the-report readme_report
+t readme-troubleshooting readme_troubleshooting
+t readme-nfs-over-rdma readme_nfs
+t readme-nvme-over-rdma readme_nvme
 t readme-two-machines-in-one readme_two_machines
 t arxe-7-documents-counters counters_documented
 t kernel-log-clean kernel_clean

@@ -7,7 +7,9 @@
 # running kernel, README's commands load it, create arxe0 and run
 # ib_write_bw through it, ibv_rc_pingpong checks its data, a program
 # calling arxedv_query_mr() builds with pkg-config alone and runs, and
-# the man pages render. README's apt purge then leaves nothing behind.
+# the man pages render. README's apt purge then leaves nothing behind, and
+# README's install from source (the DKMS tree, dkms add, build and
+# install) and its removal do the same for the module.
 #
 # Needs tools/guest --image $ARXE_CACHE/image-bare and the packages in
 # /arxe/src/build/packages (cmake --build build). Prints TAP.
@@ -140,6 +142,47 @@ purge_leaves_nothing() {
 	ibv_devices
 }
 
+# README's install from source, as written, in a copy of the source tree
+# (without its build directory, as a fresh checkout has none): cmake,
+# the DKMS tree, dkms add, build and install for the running kernel, and
+# modprobe loads DKMS's arxe.ko.
+from_source_installs() {
+	local cmds
+
+	mkdir -p "$user/src" || return 1
+	tar -C /arxe/src --exclude=./build --exclude=./.git -cf - . | tar -C "$user/src" -xf - ||
+		fail "could not copy the source tree" || return 1
+	cmds=$(readme_block "Installing from source" 1)
+	grep -q '^dkms build arxe/' <<<"$cmds" || fail "README's from-source block: '$cmds'" || return 1
+	(cd "$user/src" && README_TIMEOUT=1200 run_readme_lines) <<<"$cmds" >/tmp/from-source.log 2>&1 || {
+		tail -n 40 /tmp/from-source.log
+		return 1
+	}
+	grep -E '^\$ |arxe' /tmp/from-source.log | tail -n 30
+	dkms status -m arxe -k "$kver" | grep -q ': installed' ||
+		fail "DKMS did not install arxe for $kver" || return 1
+	grep -q '^arxe ' /proc/modules || fail "arxe is not loaded" || return 1
+	case "$(modinfo -n arxe)" in
+	"/lib/modules/$kver/updates/dkms/arxe.ko"*) ;;
+	*) fail "modinfo finds arxe at $(modinfo -n arxe), not DKMS's" ;;
+	esac
+}
+
+# README's removal of the from-source install leaves every file as before
+# the packages came (but DKMS's key, as above).
+from_source_removed() {
+	local cmds
+
+	cmds=$(readme_block "Installing from source" 2)
+	grep -q '^dkms remove arxe/' <<<"$cmds" || fail "README's removal block: '$cmds'" || return 1
+	run_readme_lines <<<"$cmds" || return 1
+	installed_files / | grep -v '^var/lib/dkms/mok\.\(key\|pub\)$' >/tmp/files-after-source.txt
+	diff -u /tmp/files-before.txt /tmp/files-after-source.txt ||
+		fail "the install from source left files behind (+) or took the machine's (-)"
+	modinfo arxe >/dev/null 2>&1 && fail "modinfo still finds arxe"
+	return 0
+}
+
 tap_begin
 t arxe-absent-before arxe_absent
 t apt-installs-the-packages apt_installs
@@ -149,5 +192,7 @@ t rc-pingpong-checks-data pingpong_checks_data
 t pkg-config-builds-arxedv-program arxedv_program_builds
 t man-pages-render man_pages_render
 t purge-leaves-nothing purge_leaves_nothing
+t readme-from-source-dkms from_source_installs
+t readme-from-source-removed from_source_removed
 t kernel-log-clean kernel_clean
 tap_end

@@ -112,25 +112,28 @@ kernel_clean() {
 }
 
 # readme_block HEADING [N]: the lines of the Nth (default first) indented
-# code block under README's "### HEADING", up to the next heading, with
-# the lines a backslash continues joined (README: the repository's, in a
-# guest /arxe/src/README.md).
+# code block under README's "## HEADING" or "### HEADING", up to the next
+# heading, without their indentation (a block in a list item is indented
+# further), with the lines a backslash continues joined (README: the
+# repository's, in a guest /arxe/src/README.md). tests/readme.sh counts
+# the blocks the same way.
 readme_block() {
-	awk -v h="### $1" -v want="${2:-1}" '
-		$0 == h { under = 1; next }
+	awk -v h="$1" -v want="${2:-1}" '
+		$0 == "## " h || $0 == "### " h { under = 1; next }
 		under && /^#/ { exit }
-		under && /^    / { if (!inblock) n++; inblock = 1; if (n == want) print substr($0, 5); next }
+		under && /^    / { if (!inblock) n++; inblock = 1; if (n == want) { sub(/^ +/, ""); print }; next }
 		{ inblock = 0 }
 	' "${README:-/arxe/src/README.md}" | sed -e ':a' -e '/\\$/{N;s/\\\n *//;ba}'
 }
 
-# run_readme_lines: run each line of stdin with bash, as a user types it.
+# run_readme_lines: run each line of stdin with bash, as a user types it,
+# each within README_TIMEOUT seconds (default 120).
 run_readme_lines() {
 	local line
 
 	while IFS= read -r line; do
 		echo "\$ $line"
-		timeout 120 bash -c "$line" || fail "README's command failed: $line" || return 1
+		timeout "${README_TIMEOUT:-120}" bash -c "$line" || fail "README's command failed: $line" || return 1
 	done
 }
 
