@@ -20,7 +20,7 @@ ARXE_ROOT_PACKAGES=(
 	cmake ninja-build libnl-3-dev libnl-route-3-dev libudev-dev pkgconf
 	iproute2 kmod iputils-ping procps
 	nfs-kernel-server nvme-cli fio
-	dkms linux-headers-rt-amd64 man-db pandoc linux-source lintian
+	dkms linux-headers-rt-amd64 man-db pandoc linux-source lintian ccache
 )
 
 # shellcheck disable=SC2034

@@ -104,12 +104,8 @@ readme_traffic() {
 
 # README's kernel FRWR user, on arxe0.
 readme_frwr() {
-	local cmds
-
-	cmds=$(readme_block "Fast registration (FRWR) for kernel users" 1)
-	grep -q 'modprobe arxe_frwr_test' <<<"$cmds" || fail "README's FRWR block: '$cmds'" || return 1
-	run_readme_lines <<<"$cmds" >/tmp/readme-frwr.txt 2>&1
-	cat /tmp/readme-frwr.txt
+	readme_run "Fast registration (FRWR) for kernel users" 1 'modprobe arxe_frwr_test' \
+		/tmp/readme-frwr.txt
 	grep -q 'arxe_frwr_test: dev arxe0 pages 16 cycles 2000 data checked: ok' /tmp/readme-frwr.txt ||
 		fail "the FRWR user did not say its data checked ok"
 }
@@ -141,12 +137,7 @@ readme_mode() {
 # README's report: an aligned MR of ibv_rc_pingpong's server with its
 # table, arxe's counters counting it, and the debugfs query's answer.
 readme_report() {
-	local cmds
-
-	cmds=$(readme_block "Reading the translation report" 1)
-	grep -q 'rdma -dd res show mr' <<<"$cmds" || fail "README's report block: '$cmds'" || return 1
-	run_readme_lines <<<"$cmds" >/tmp/readme-report.txt 2>&1
-	cat /tmp/readme-report.txt
+	readme_run "Reading the translation report" 1 'rdma -dd res show mr' /tmp/readme-report.txt
 	# each MR of arxe0 on one line (its driver attributes may follow on more)
 	awk '/^dev / { if (mr != "") print mr; mr = "" } /^dev arxe0 / { mr = " " } /^[a-z]/ && !/^dev / { if (mr != "") print mr; mr = "" }
 		mr != "" { mr = mr " " $0 } END { if (mr != "") print mr }' /tmp/readme-report.txt >/tmp/readme-mrs.txt
@@ -155,11 +146,9 @@ readme_report() {
 		fail "rdma res show mr showed no aligned MR of arxe0 with one 16-byte table entry"
 	grep -Eq '^ *xlate_mrs_aligned [1-9]' /tmp/readme-report.txt ||
 		fail "rdma statistic does not count the aligned MR"
-	cmds=$(readme_block "Reading the translation report" 2)
 	# debugfs, which systemd mounts on a Debian system
 	mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug || return 1
-	run_readme_lines <<<"$cmds" >/tmp/readme-debugfs.txt 2>&1
-	cat /tmp/readme-debugfs.txt
+	readme_run "Reading the translation report" 2 iova_to_phys /tmp/readme-debugfs.txt
 	grep -Eqx 'arxe0 0x7f801000 (0x[0-9a-f]+|none)' /tmp/readme-debugfs.txt ||
 		fail "the debugfs query gave no answer"
 }
