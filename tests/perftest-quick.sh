@@ -94,9 +94,10 @@ cmd=$(readme_block "The measurement suite" 1)
 	echo "README's report block is '$cmd'"
 	exit 1
 }
+cmd=${cmd/build\/results\/quick/$out}
 cp "$out/report.md" "$out/report.md.run"
-echo "\$ ${cmd/build\/results\/quick/$out}"
-(cd "$top" && ${cmd/build\/results\/quick/$out}) >/dev/null || bad=1
+echo "\$ $cmd"
+(cd "$top" && $cmd) >/dev/null || bad=1
 if ! diff -u "$out/report.md.run" "$out/report.md"; then
 	echo "README's report command gave another report (above)"
 	bad=1

@@ -89,19 +89,6 @@ readme_creates_device() {
 	port_active "" arxe0 >/dev/null
 }
 
-readme_traffic() {
-	local cmds g
-
-	g=$(gid_index "" arxe0 "$A_IP") || return 1
-	cmds=$(readme_block "Creating a device" 2)
-	grep -q 'ib_write_bw' <<<"$cmds" || fail "README's second block under Creating a device: '$cmds'" || return 1
-	cmds=${cmds//ADDRESS/$A_IP}
-	run_readme_lines <<<"${cmds//-x N/-x $g}" >/tmp/readme-traffic.txt 2>&1
-	cat /tmp/readme-traffic.txt
-	grep -Eq '^ *65536 +[0-9]+ +[0-9.]+ +[0-9.]+' /tmp/readme-traffic.txt ||
-		fail "ib_write_bw printed no result line"
-}
-
 # README's kernel FRWR user, on arxe0.
 readme_frwr() {
 	readme_run "Fast registration (FRWR) for kernel users" 1 'modprobe arxe_frwr_test' \

@@ -82,7 +82,7 @@ dkms_installed() {
 # README's commands: create a device, then ib_write_bw through it in
 # loopback (ADDRESS and N filled in).
 readme_device_and_perftest() {
-	local cmds g
+	local cmds
 
 	ip addr add "$A_IP/24" dev eth0 || return 1
 	cmds=$(readme_block "Creating a device" 1)
@@ -93,13 +93,7 @@ readme_device_and_perftest() {
 	grep -q 'hca_id:[[:space:]]*arxe0' /tmp/readme-device.txt ||
 		fail "ibv_devinfo -d arxe0 does not show arxe0 (is libarxe's provider found?)" || return 1
 	port_active "" arxe0 >/dev/null || return 1
-	g=$(gid_index "" arxe0 "$A_IP") || return 1
-	cmds=$(readme_block "Creating a device" 2)
-	cmds=${cmds//ADDRESS/$A_IP}
-	run_readme_lines <<<"${cmds//-x N/-x $g}" >/tmp/readme-traffic.txt 2>&1
-	cat /tmp/readme-traffic.txt
-	grep -Eq '^ *65536 +[0-9]+ +[0-9.]+ +[0-9.]+' /tmp/readme-traffic.txt ||
-		fail "ib_write_bw printed no result line"
+	readme_traffic
 }
 
 # The data arrives as sent (ibv_rc_pingpong -c checks every buffer).

@@ -137,6 +137,22 @@ run_readme_lines() {
 	done
 }
 
+# readme_traffic: README's ib_write_bw through arxe0 in loopback ("Creating
+# a device", block 2), ADDRESS and N filled in with eth0's address and its
+# GID index; it must print a result line.
+readme_traffic() {
+	local cmds g
+
+	g=$(gid_index "" arxe0 "$A_IP") || return 1
+	cmds=$(readme_block "Creating a device" 2)
+	grep -q 'ib_write_bw' <<<"$cmds" || fail "README's second block under Creating a device: '$cmds'" || return 1
+	cmds=${cmds//ADDRESS/$A_IP}
+	run_readme_lines <<<"${cmds//-x N/-x $g}" >/tmp/readme-traffic.txt 2>&1
+	cat /tmp/readme-traffic.txt
+	grep -Eq '^ *65536 +[0-9]+ +[0-9.]+ +[0-9.]+' /tmp/readme-traffic.txt ||
+		fail "ib_write_bw printed no result line"
+}
+
 # readme_run HEADING N PATTERN OUT: README's block N under HEADING, which
 # must hold PATTERN, run as written, its output kept in OUT and shown.
 # Fails with the first command that fails.
