@@ -48,9 +48,13 @@ tree_installed() {
 	DESTDIR=$root$t/stage cmake --install "$build" --component dkms >/dev/null ||
 		fail "cmake --install --component dkms failed" || return 1
 	mv "$root$t/stage/usr/src/arxe-$version" "$root$t/src/"
-	for f in dkms.conf build-module patches/series include/rdma/arxe-abi.h arxe_iova.c arxe.h; do
+	for f in dkms.conf build-module patches/series include/rdma/arxe-abi.h; do
 		[ -e "$root$d/$f" ] || fail "the DKMS tree has no $f" || return 1
 	done
+	# the series creates arxe's own files too
+	while read -r f; do
+		[ -e "$root$d/patches/$f" ] || fail "the DKMS tree has no patches/$f" || return 1
+	done <"$top/kernel/patches/series"
 	[ -x "$root$d/build-module" ] || fail "build-module is not executable"
 }
 

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Guest tests of arxe's MR translation (kernel/arxe_iova.c, arxe_xlate.c):
+# Guest tests of arxe's MR translation (arxe_iova.c, arxe_xlate.c):
 # in each mode (aligned, iova, pages) RC SEND/WRITE/READ are byte-exact
 # with 4 KiB, THP and hugetlbfs 2 MiB memory at odd offsets, on arxe0 and
 # against a stock rxe0 across the wire; aligned MRs report a one-entry,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 /*
- * Host unit tests of arxe's translation arithmetic (kernel/arxe_model.h):
+ * Host unit tests of arxe's translation arithmetic (arxe_model.h, as
+ * kernel/patches leaves it: tools/series show arxe_model.h):
  * IOVA placement, congruence, IOMMU leaf sizes, run accounting and the
  * hardware model. Prints TAP.
  */
@@ -9,7 +10,7 @@
 
 typedef uint64_t u64;
 #define BIT_ULL(n) (1ULL << (n))
-#include "../../kernel/arxe_model.h"
+#include "arxe_model.h"
 
 #define SZ_4K ARXE_SZ_4K
 #define SZ_2M ARXE_SZ_2M
