@@ -17,14 +17,9 @@ trap 'rm -rf "$work"' EXIT
 mkdir "$work/src"
 tar -C "$top" --exclude=./build --exclude=./.git -cf - . | tar -C "$work/src" -xf -
 
-cmds=$(readme_block "Editing the patch series" 1)
-if ! grep -q '^tools/patch-tree export kernel /tmp/ktree' <<<"$cmds" ||
-	! grep -q '^tools/patch-tree import kernel /tmp/ktree' <<<"$cmds"; then
-	echo "README's block is not an export and import of /tmp/ktree: '$cmds'"
-	exit 1
-fi
 # the tree goes into the test's directory, not /tmp/ktree
-(cd "$work/src" && README_TIMEOUT=900 run_readme_lines) <<<"${cmds//\/tmp\/ktree/$work/ktree}"
+readme_run_in "Editing the patch series" 1 "$work/src" /tmp/ktree "$work/ktree" \
+	'tools/patch-tree export kernel /tmp/ktree' 'tools/patch-tree import kernel /tmp/ktree'
 git -C "$work/ktree" log --oneline -3
 if ! diff -r "$top/kernel/patches" "$work/src/kernel/patches"; then
 	echo "export and import with no edit changed the patches (above)"

@@ -17,13 +17,8 @@ work=$(mktemp -d /var/tmp/arxe-series.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 out=$work/series
 
-cmds=$(readme_block "The patch series for review" 1)
-if ! grep -q '^tools/series emit /tmp/arxe-series' <<<"$cmds" ||
-	! grep -q '^tools/series check /tmp/arxe-series' <<<"$cmds"; then
-	echo "README's block is not an emit and check of /tmp/arxe-series: '$cmds'"
-	exit 1
-fi
-(cd "$top" && README_TIMEOUT=900 run_readme_lines) <<<"${cmds//\/tmp\/arxe-series/$out}"
+readme_run_in "The patch series for review" 1 "$top" /tmp/arxe-series "$out" \
+	'tools/series emit /tmp/arxe-series' 'tools/series check /tmp/arxe-series'
 
 n=$(grep -c . "$top/kernel/patches/series")
 emitted=$(find "$out" -name '[0-9][0-9][0-9][0-9]-*.patch' ! -name '0000-*' | wc -l)

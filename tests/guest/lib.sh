@@ -168,6 +168,22 @@ readme_run() {
 	return "$rc"
 }
 
+# readme_run_in HEADING N DIR FROM TO LINE...: README's block N under
+# HEADING, which must have lines starting with each LINE, run in DIR as a
+# user types it (each line within 900 s), every FROM in it (a path the
+# block names) replaced by TO (one of the test's own).
+readme_run_in() {
+	local heading=$1 n=$2 dir=$3 from=$4 to=$5 cmds want
+
+	shift 5
+	cmds=$(readme_block "$heading" "$n")
+	for want in "$@"; do
+		grep -q -- "^$want" <<<"$cmds" ||
+			fail "README's block $n under \"$heading\" has no line '$want': '$cmds'" || return 1
+	done
+	(cd "$dir" && README_TIMEOUT=900 run_readme_lines) <<<"${cmds//"$from"/$to}"
+}
+
 # A program calling arxedv_query_mr(), built with nothing but what
 # pkg-config says of arxe and no environment variables, runs on arxe0 and
 # finds its 1 MiB MR translated with one 16-byte device table entry.
