@@ -2,8 +2,9 @@
 # lint.readme: every command block of README.md is run by a test, so the
 # manual cannot drift from what works. A test claims a block by taking it
 # from README with readme_block "HEADING" N, readme_run "HEADING" N or
-# readme_run_in "HEADING" N (tests/guest/lib.sh); this lists README's blocks the way readme_block counts them and fails on a
-# block no test claims, and on a claim of a block README does not have.
+# readme_run_in "HEADING" N (tests/guest/lib.sh); this lists README's
+# blocks the way readme_block counts them and fails on a block no test
+# claims, and on a claim of a block README does not have.
 # Three blocks are accounted for here instead, each with its reason.
 #
 #   tests/readme.sh
@@ -24,8 +25,8 @@ blocks() {
 }
 
 # HEADING<TAB>N of every readme_block, readme_run and readme_run_in call
-# with a literal heading in the tests and tools (N defaults to 1; this file's own calls
-# are not claims)
+# with a literal heading in the tests and tools (N defaults to 1; this
+# file's own calls are not claims)
 claims() {
 	grep -rhoE --include='*.sh' --exclude=readme.sh 'readme_(block|run|run_in) "[^"$]+"( [0-9]+)?' \
 		"$top/tests" "$top/tools" "$top/perftest-scripts" |
