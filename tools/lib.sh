@@ -38,6 +38,39 @@ ARXE_HOST_PACKAGES=(
 # shellcheck disable=SC2034 # used by the scripts that source this file
 ARXE_CHECKPATCH_SERIES="--ignore FILE_PATH_CHANGES"
 
+# checkpatch_run ROOT OPTS FILES...: checkpatch.pl --strict OPTS over FILES
+# (paths in ROOT), in ROOT's copy of the target kernel's source.
+checkpatch_run() {
+	local root=$1 opts=$2
+
+	shift 2
+	chroot "$root" sh -c "cd /usr/src/linux-source-7.2 &&
+		perl scripts/checkpatch.pl --strict --quiet --no-summary $opts $*"
+}
+
+# arxe_checkpatch ROOT OUT OPTS FILES...: checkpatch FILES (host paths
+# inside ROOT). checkpatch takes about as long to start as to read a file:
+# one run over all of them, and only if that finds something one run per
+# file, to name it: each file's findings go to OUT/NAME, or, if no file
+# alone has any, the whole run's to OUT/whole-run. Fails if anything was
+# found.
+arxe_checkpatch() {
+	local root=$1 out=$2 opts=$3 f
+
+	shift 3
+	mkdir -p "$out"
+	checkpatch_run "$root" "$opts" "${@#"$root"}" >"$out/whole-run" 2>&1 &&
+		rm -f "$out/whole-run" && return 0
+	for f in "$@"; do
+		checkpatch_run "$root" "$opts" "${f#"$root"}" >"$out/${f##*/}" 2>&1 &&
+			rm -f "$out/${f##*/}"
+	done
+	if [ -n "$(find "$out" -type f ! -name whole-run)" ]; then
+		rm -f "$out/whole-run"
+	fi
+	return 1
+}
+
 die() {
 	echo "arxe: error: $*" >&2
 	exit 1
